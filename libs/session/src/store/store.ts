@@ -1,0 +1,67 @@
+/**
+ * The message store: sequence numbers and the outbound message log of one FIX session.
+ *
+ * Shaped for group commit: the engine collects every outbound message produced in one turn of the event
+ * loop, and one `commit` persists them together with both sequence numbers, atomically, before a byte
+ * reaches the socket (persist before send). A crash therefore either keeps the whole batch or none of it.
+ *
+ * Fencing: each writer carries an epoch (a number that only grows: a Kubernetes Lease's leaseTransitions,
+ * or an INCR in Redis). `fence(epoch)` raises the session's epoch; every write by a holder of a lower
+ * epoch fails with `StaleEpochError`, so a deposed leader can never burn a sequence number the new leader
+ * also uses. Memory and file stores enforce it within their reach (one process / one directory); the Redis
+ * store enforces it across processes in its Lua scripts.
+ */
+
+/** One outbound message as it was sent: its MsgSeqNum, MsgType and exact bytes. */
+export interface StoredMessage {
+  seq: number;
+  msgType: string;
+  bytes: Buffer;
+}
+
+/** The state a session resumes from. */
+export interface StoreState {
+  /** MsgSeqNum of the next message we send. */
+  nextSenderSeq: number;
+  /** MsgSeqNum we expect next from the counterparty. */
+  nextTargetSeq: number;
+  /**
+   * Identifies one sequence-number cycle; changes at every reset so data of different days never collides.
+   * Opaque; monotonic in time (e.g. `20261127T045729Z-1a2b`).
+   */
+  cycle: string;
+  /** When this cycle began (epoch ms); schedules use it to decide whether a daily reset is due. */
+  creationTime: number;
+  /** The highest epoch that has fenced this session (0 when never fenced). */
+  epoch: number;
+}
+
+/** What one `commit` persists, atomically. */
+export interface CommitBatch {
+  /** Outbound messages, in ascending MsgSeqNum order; may be empty (a checkpoint-only commit). */
+  outbound: readonly StoredMessage[];
+  /** Next sender MsgSeqNum after this batch. */
+  nextSenderSeq: number;
+  /** Next expected inbound MsgSeqNum after the messages received so far (the inbound checkpoint). */
+  nextTargetSeq: number;
+}
+
+export interface MessageStore {
+  /** `memory`, `file` or `redis`. */
+  readonly kind: string;
+  /** Loads the session's state, creating a fresh cycle (1/1) when there is none. */
+  open(now: number): Promise<StoreState>;
+  /** Raises the session's epoch to `epoch` and makes it this writer's; lower than the current → StaleEpochError. */
+  fence(epoch: number): Promise<void>;
+  /** Persists a batch atomically. StaleEpochError when a higher epoch has fenced the session since. */
+  commit(batch: CommitBatch): Promise<void>;
+  /** Stored outbound messages with seq in [begin, end] (inclusive), ascending; missing ones are skipped. */
+  getRange(begin: number, end: number): Promise<StoredMessage[]>;
+  /** Starts a new cycle: both sequence numbers back to 1 (or as given), log emptied. Returns the new state. */
+  reset(now: number, next?: { nextSenderSeq?: number; nextTargetSeq?: number }): Promise<StoreState>;
+  /** Sets sequence numbers without changing the cycle (admin: SequenceReset, InSeqNum/OutSeqNum). */
+  setSequences(nextSenderSeq: number, nextTargetSeq: number): Promise<void>;
+  /** Drops stored messages with seq < `belowSeq` (retention). */
+  trim(belowSeq: number): Promise<void>;
+  close(): Promise<void>;
+}
