@@ -34,3 +34,18 @@ export class ConfigError extends Error {
     super(`config ${field}: ${reason}`);
   }
 }
+
+/**
+ * Another writer appended to the store behind this one's back, with an epoch no lower than this writer's
+ * (two instances on one file store without fencing). Fatal for this writer, like `StaleEpochError`: stop
+ * sending, then `fence` with a higher epoch or reopen to take over.
+ */
+export class StoreConflictError extends Error {
+  override readonly name = "StoreConflictError";
+  constructor(
+    readonly path: string,
+    readonly detail: string,
+  ) {
+    super(`store ${path}: ${detail}`);
+  }
+}

@@ -1,5 +1,29 @@
 /**
  * @fixmesh/session — the FIX session engine as a pure state machine, and the message stores.
  */
-export { ConfigError, StaleEpochError, StoreCorruptError } from "./errors.js";
+export { ConfigError, StaleEpochError, StoreConflictError, StoreCorruptError } from "./errors.js";
+export { type ScheduleConfig, ScheduleConfigError, SessionSchedule } from "./schedule/schedule.js";
+export { businessRejectFor, isAdmin, REJECT_TEXT, reverseRoute } from "./session/messages.js";
+export type { SessionSchedulePort } from "./session/schedule-port.js";
+export {
+  DEFAULT_SETTINGS,
+  resolveSettings,
+  type SessionSettings,
+  sessionIdOf,
+} from "./session/settings.js";
+export { createSession, nextDeadline, step } from "./session/step.js";
+export {
+  Health,
+  type SessionAction,
+  type SessionCounters,
+  type SessionEvent,
+  type SessionNotice,
+  type SessionState,
+  Status,
+  type StepResult,
+  type ValidationFailure,
+  type Validator,
+} from "./session/types.js";
+export { FileStore, type FileStoreOptions, FsyncPolicy, sessionDirName } from "./store/file.js";
+export { MemoryBacking, MemoryStore, type MemoryStoreOptions } from "./store/memory.js";
 export type { CommitBatch, MessageStore, StoredMessage, StoreState } from "./store/store.js";

@@ -1,0 +1,16 @@
+/**
+ * @fixmesh/engine — runs FIX sessions: sockets, timers and a message store around the pure session core.
+ */
+export {
+  type Connector,
+  type FramedEvent,
+  PersistFailedError,
+  type RunnerLogger,
+  SendRefusedError,
+  type SessionApplication,
+  type SessionHandle,
+  SessionRunner,
+  type SessionRunnerOptions,
+} from "./runner.js";
+export { Acceptor, type AcceptorOptions } from "./acceptor.js";
+export { type HostPort, tcpConnector } from "./initiator.js";

@@ -1,0 +1,451 @@
+import type { Socket } from "node:net";
+import { type FieldList, type FixMessage, Framer, type FramerOptions } from "@fixmesh/fix";
+import {
+  type MessageStore,
+  type SessionAction,
+  type SessionEvent,
+  type SessionNotice,
+  type SessionSchedulePort,
+  type SessionSettings,
+  type SessionState,
+  StaleEpochError,
+  type StoredMessage,
+  type Validator,
+  createSession,
+  nextDeadline,
+  step,
+} from "@fixmesh/session";
+
+/** What the application sees of a session. */
+export interface SessionHandle {
+  readonly id: string;
+  readonly state: Readonly<SessionState>;
+  /** Sends an application message; resolves with its MsgSeqNum once it is persisted (before it is on the wire). */
+  send(msgType: string, body: FieldList | Buffer | null, header?: FieldList): Promise<number>;
+}
+
+export interface SessionApplication {
+  /** An application message, in sequence. Answer synchronously to keep QuickFIX's reply order. */
+  onMessage?(msg: FixMessage, session: SessionHandle, possDup: boolean): void;
+  /** Session-level happenings (logon, logout, gaps, rejects, health changes). */
+  onNotice?(notice: SessionNotice, session: SessionHandle): void;
+}
+
+export interface RunnerLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Opens the transport for an initiator; resolves with a connected socket. */
+export type Connector = () => Promise<Socket>;
+
+export interface SessionRunnerOptions {
+  settings: SessionSettings;
+  store: MessageStore;
+  app?: SessionApplication;
+  validate?: Validator | null;
+  schedule?: SessionSchedulePort | null;
+  framer?: FramerOptions;
+  /** Initiators: how to open a connection (called when the core asks to connect). */
+  connect?: Connector;
+  logger?: RunnerLogger;
+  /** The clock; tests may pass their own. */
+  now?: () => number;
+}
+
+/** What a framer produced from the first bytes of an accepted connection. */
+export type FramedEvent = { type: "message"; msg: FixMessage } | { type: "garbled"; reason: string };
+
+interface PendingBatch {
+  outbound: StoredMessage[];
+  wire: Buffer[];
+  refs: Array<{ ref: SendRef; seq: number }>;
+}
+
+interface SendRef {
+  resolve(seq: number): void;
+  reject(err: Error): void;
+}
+
+/** A send the session refused (not logged on, SAFE, …). */
+export class SendRefusedError extends Error {
+  override readonly name = "SendRefusedError";
+}
+
+/** The store could not persist a batch: nothing of it was sent. */
+export class PersistFailedError extends Error {
+  override readonly name = "PersistFailedError";
+}
+
+/**
+ * Runs one session: feeds the core its events (bytes framed into messages, timers, application sends) and
+ * carries out its actions. Persist before send: every batch of outbound messages produced in one turn of the
+ * event loop is committed to the store in one call, and only then written to the socket in one write.
+ */
+export class SessionRunner implements SessionHandle {
+  readonly id: string;
+  readonly state: SessionState;
+  private readonly store: MessageStore;
+  private readonly app: SessionApplication;
+  private framer: Framer;
+  private readonly framerOptions: FramerOptions | undefined;
+  private readonly log: RunnerLogger | undefined;
+  private readonly now: () => number;
+  private readonly connectFn: Connector | undefined;
+  private socket: Socket | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private pending: PendingBatch = { outbound: [], wire: [], refs: [] };
+  private flushQueued = false;
+  private io: Promise<void> = Promise.resolve();
+  private committedTarget = 0;
+  private depth = 0;
+  private closed = false;
+  /** Set when a higher epoch fenced the store: this runner must never send again. */
+  fenced: StaleEpochError | null = null;
+  private readonly listeners = new Set<(n: SessionNotice) => void>();
+
+  private constructor(opts: SessionRunnerOptions, state: SessionState) {
+    this.state = state;
+    this.id = state.id;
+    this.store = opts.store;
+    this.app = opts.app ?? {};
+    this.framerOptions = opts.framer;
+    this.framer = new Framer(opts.framer);
+    this.log = opts.logger;
+    this.now = opts.now ?? Date.now;
+    this.connectFn = opts.connect;
+    this.committedTarget = state.nextTargetSeq;
+  }
+
+  /** Opens the store and builds the session. Initiators start connecting at once. */
+  static async start(opts: SessionRunnerOptions): Promise<SessionRunner> {
+    const now = (opts.now ?? Date.now)();
+    const stored = await opts.store.open(now);
+    const st = createSession(opts.settings, stored, now, { validate: opts.validate, schedule: opts.schedule });
+    const r = new SessionRunner(opts, st);
+    r.dispatch({ type: "timer" });
+    return r;
+  }
+
+  /** Notices (health, logon, logout, gaps…) as they happen. */
+  onNotice(fn: (n: SessionNotice) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  get connected(): boolean {
+    return this.socket !== null;
+  }
+
+  send(msgType: string, body: FieldList | Buffer | null, header?: FieldList): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      if (this.fenced) {
+        reject(this.fenced);
+        return;
+      }
+      this.dispatch({ type: "send", msgType, body, header, ref: { resolve, reject } satisfies SendRef });
+    });
+  }
+
+  /** Operator actions. */
+  logout(reason?: string): void {
+    this.dispatch({ type: "logout", reason });
+  }
+  logon(): void {
+    this.dispatch({ type: "logon" });
+  }
+  setSequences(nextSenderSeq: number | undefined, nextTargetSeq: number | undefined, reason: string): void {
+    this.dispatch({ type: "setSequences", nextSenderSeq, nextTargetSeq, reason });
+  }
+  clearSafe(reason: string): void {
+    this.dispatch({ type: "clearSafe", reason });
+  }
+
+  /**
+   * Hands an accepted socket to this (acceptor) session, with the framer that read its first bytes and what it
+   * framed so far (the Logon that identified the session, and anything after it). Returns false when the
+   * session already has a connection (duplicate identity: the first connection stays up).
+   */
+  attach(socket: Socket, framer: Framer, framed: FramedEvent[]): boolean {
+    if (this.socket !== null || this.closed || this.fenced) return false;
+    this.framer = framer;
+    this.bindSocket(socket, false);
+    this.dispatch({ type: "connected" });
+    for (const ev of framed) {
+      if (this.socket !== socket) break;
+      this.dispatch(ev);
+    }
+    return true;
+  }
+
+  /** Stops the session: logs out when logged on (waiting up to `graceMs`), closes the socket and the store. */
+  async stop(graceMs = 2000): Promise<void> {
+    if (this.closed) return;
+    if (this.socket !== null && this.state.receivedLogon && !this.fenced) {
+      const done = new Promise<void>((resolve) => {
+        const s = this.socket;
+        if (s === null) resolve();
+        else s.once("close", () => resolve());
+      });
+      this.dispatch({ type: "logout", reason: "" });
+      await Promise.race([done, new Promise((r) => setTimeout(r, graceMs).unref())]);
+    }
+    this.closed = true;
+    this.dispatch({ type: "logout" });
+    this.socket?.destroy();
+    this.socket = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.io.catch(() => undefined);
+    await this.store.close();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+
+  /** Feeds one event to the core and carries out what it asks. Re-entrant: the application may send from a callback. */
+  dispatch(ev: SessionEvent): void {
+    if (this.closed && ev.type !== "logout" && ev.type !== "disconnected") {
+      if (ev.type === "send") (ev.ref as SendRef).reject(new SendRefusedError(`session ${this.id} is stopped`));
+      return;
+    }
+    const now = this.now();
+    const { actions } = step(this.state, ev, now);
+    this.depth++;
+    try {
+      for (const a of actions) this.execute(a, now);
+    } finally {
+      this.depth--;
+    }
+    if (this.depth === 0) this.armTimer(now);
+  }
+
+  private execute(a: SessionAction, now: number): void {
+    switch (a.type) {
+      case "send":
+        if (a.persist) this.pending.outbound.push({ seq: a.seq, msgType: a.msgType, bytes: a.stored ?? a.bytes });
+        this.pending.wire.push(a.bytes);
+        if (a.ref !== undefined) this.pending.refs.push({ ref: a.ref as SendRef, seq: a.seq });
+        this.queueFlush();
+        return;
+      case "deliver":
+        try {
+          this.app.onMessage?.(a.msg, this, a.possDup);
+        } catch (err) {
+          this.log?.error({ session: this.id, err, seq: a.msg.get(34) }, "application failed on a message");
+        }
+        this.dispatch({ type: "resume" });
+        return;
+      case "sendRefused":
+        (a.ref as SendRef | undefined)?.reject(new SendRefusedError(a.reason));
+        return;
+      case "disconnect": {
+        this.flushNow();
+        const s = this.socket;
+        this.socket = null;
+        this.framer.reset();
+        this.log?.info({ session: this.id, reason: a.reason }, "disconnecting");
+        this.chain(async () => {
+          if (s !== null) await endSocket(s);
+        });
+        return;
+      }
+      case "connect":
+        this.openConnection();
+        return;
+      case "loadResend":
+        this.flushNow();
+        this.chain(async () => {
+          const messages = await this.store.getRange(a.begin, a.end);
+          // Yield to the event loop between chunks so heartbeats and live traffic keep flowing during a replay.
+          await new Promise<void>((r) => setImmediate(r));
+          this.dispatch({ type: "resendData", begin: a.begin, end: a.end, messages });
+        });
+        return;
+      case "resetStore":
+        this.flushNow();
+        this.chain(async () => {
+          await this.store.reset(now, { nextSenderSeq: a.nextSenderSeq, nextTargetSeq: a.nextTargetSeq });
+          this.committedTarget = a.nextTargetSeq;
+          this.log?.info({ session: this.id, reason: a.reason }, "sequence numbers reset; new cycle");
+          this.dispatch({ type: "storeReset" });
+        });
+        return;
+      case "setStoreSequences":
+        this.flushNow();
+        this.chain(async () => {
+          await this.store.setSequences(a.nextSenderSeq, a.nextTargetSeq);
+          this.committedTarget = a.nextTargetSeq;
+        });
+        return;
+      case "notice":
+        this.emit(a.notice);
+        return;
+    }
+  }
+
+  private emit(n: SessionNotice): void {
+    if (n.kind === "warning" || n.kind === "garbled") this.log?.warn({ session: this.id, ...n }, n.kind);
+    else this.log?.info({ session: this.id, ...n }, n.kind);
+    try {
+      this.app.onNotice?.(n, this);
+    } catch (err) {
+      this.log?.error({ session: this.id, err }, "application failed on a notice");
+    }
+    for (const l of this.listeners) l(n);
+  }
+
+  private queueFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      this.flushNow();
+    });
+  }
+
+  /** Takes the pending batch now (so later actions stay behind it) and commits then writes it, in order. */
+  private flushNow(): void {
+    const st = this.state;
+    if (this.pending.wire.length === 0 && st.nextTargetSeq === this.committedTarget) return;
+    const batch = this.pending;
+    this.pending = { outbound: [], wire: [], refs: [] };
+    const nextSenderSeq = st.nextSenderSeq;
+    const nextTargetSeq = st.nextTargetSeq;
+    const socket = this.socket;
+    this.committedTarget = nextTargetSeq;
+    this.chain(async () => {
+      if (this.fenced) throw this.fenced;
+      try {
+        if (batch.outbound.length > 0 || !st.storeResetting) {
+          await this.store.commit({ outbound: batch.outbound, nextSenderSeq, nextTargetSeq });
+        }
+      } catch (err) {
+        this.onStoreFailure(err, batch);
+        return;
+      }
+      if (batch.wire.length > 0 && socket !== null && !socket.destroyed) {
+        socket.write(batch.wire.length === 1 ? batch.wire[0] : Buffer.concat(batch.wire));
+      }
+      for (const r of batch.refs) r.ref.resolve(r.seq);
+    });
+  }
+
+  private onStoreFailure(err: unknown, batch: PendingBatch): void {
+    const fencedErr = err instanceof StaleEpochError ? err : null;
+    if (fencedErr !== null) {
+      // A newer leader owns this session: not one more byte from us, and drop the socket at once.
+      this.fenced = fencedErr;
+      this.log?.error({ session: this.id, err: fencedErr.message }, "fenced by a newer epoch; dropping the socket");
+    } else {
+      this.log?.error({ session: this.id, err }, "store write failed; nothing of the batch was sent");
+    }
+    const e =
+      fencedErr ?? new PersistFailedError(`session ${this.id}: store write failed: ${String(err)}`, { cause: err });
+    for (const r of batch.refs) r.ref.reject(e);
+    const s = this.socket;
+    if (s !== null) {
+      s.destroy();
+      this.socket = null;
+      this.dispatch({ type: "disconnected", reason: e.message });
+    }
+    if (fencedErr !== null) {
+      this.closed = true;
+      if (this.timer) clearTimeout(this.timer);
+    }
+  }
+
+  private chain(task: () => Promise<void>): void {
+    this.io = this.io.then(task).catch((err) => {
+      this.log?.error({ session: this.id, err }, "session I/O failed");
+    });
+  }
+
+  private armTimer(now: number): void {
+    const at = nextDeadline(this.state, now);
+    if (at === this.timerAt && this.timer !== null) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = at;
+    if (!Number.isFinite(at) || this.closed) return;
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        this.dispatch({ type: "timer" });
+      },
+      Math.max(0, at - now),
+    );
+  }
+
+  private openConnection(): void {
+    if (this.connectFn === undefined) {
+      this.dispatch({ type: "connectFailed", reason: "no connector configured" });
+      return;
+    }
+    this.connectFn().then(
+      (socket) => {
+        if (this.closed || this.fenced) {
+          socket.destroy();
+          return;
+        }
+        this.bindSocket(socket);
+        this.dispatch({ type: "connected" });
+      },
+      (err: Error) => {
+        this.log?.warn({ session: this.id, err: err.message }, "connection failed");
+        this.dispatch({ type: "connectFailed", reason: err.message });
+      },
+    );
+  }
+
+  private bindSocket(socket: Socket, resetFramer = true): void {
+    this.socket = socket;
+    if (resetFramer) this.framer = new Framer(this.framerOptions);
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.onData(socket, chunk));
+    socket.on("error", (err) => this.log?.warn({ session: this.id, err: err.message }, "socket error"));
+    socket.on("close", () => {
+      if (this.socket === socket) {
+        this.socket = null;
+        this.dispatch({ type: "disconnected", reason: "connection closed by peer" });
+      }
+    });
+  }
+
+  private onData(socket: Socket, chunk: Buffer): void {
+    if (this.socket !== socket) return;
+    this.framer.push(
+      chunk,
+      (msg) => {
+        if (this.socket === socket) this.dispatch({ type: "message", msg });
+      },
+      (g) => {
+        if (this.socket === socket) this.dispatch({ type: "garbled", reason: g.reason });
+      },
+    );
+  }
+}
+
+/** Ends a socket after its queued writes have gone out, and destroys it if the peer does not close in time. */
+function endSocket(s: Socket): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (s.destroyed) {
+      resolve();
+      return;
+    }
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve();
+    }, 1000);
+    t.unref();
+    s.once("close", () => {
+      clearTimeout(t);
+      resolve();
+    });
+    s.end(() => {
+      s.destroy();
+    });
+  });
+}
