@@ -7,6 +7,7 @@ import {
   type SessionNotice,
   type SessionSchedulePort,
   type SessionSettings,
+  SessionSchedule,
   type SessionState,
   StaleEpochError,
   type StoredMessage,
@@ -100,7 +101,8 @@ export class SessionRunner implements SessionHandle {
   private flushQueued = false;
   private io: Promise<void> = Promise.resolve();
   private committedTarget = 0;
-  private depth = 0;
+  private readonly inbox: SessionEvent[] = [];
+  private draining = false;
   private closed = false;
   /** Set when a higher epoch fenced the store: this runner must never send again. */
   fenced: StaleEpochError | null = null;
@@ -123,7 +125,8 @@ export class SessionRunner implements SessionHandle {
   static async start(opts: SessionRunnerOptions): Promise<SessionRunner> {
     const now = (opts.now ?? Date.now)();
     const stored = await opts.store.open(now);
-    const st = createSession(opts.settings, stored, now, { validate: opts.validate, schedule: opts.schedule });
+    const schedule = opts.schedule === undefined ? scheduleOf(opts.settings) : opts.schedule;
+    const st = createSession(opts.settings, stored, now, { validate: opts.validate, schedule });
     const r = new SessionRunner(opts, st);
     r.dispatch({ type: "timer" });
     return r;
@@ -204,21 +207,30 @@ export class SessionRunner implements SessionHandle {
 
   // -------------------------------------------------------------------------------------------------------------
 
-  /** Feeds one event to the core and carries out what it asks. Re-entrant: the application may send from a callback. */
+  /**
+   * Feeds one event to the core and carries out what it asks. Events raised while actions are being carried
+   * out (an application sending from a callback, a notice handler) wait until the current list is done, so
+   * persisted messages always reach the store in MsgSeqNum order.
+   */
   dispatch(ev: SessionEvent): void {
     if (this.closed && ev.type !== "logout" && ev.type !== "disconnected") {
       if (ev.type === "send") (ev.ref as SendRef).reject(new SendRefusedError(`session ${this.id} is stopped`));
       return;
     }
-    const now = this.now();
-    const { actions } = step(this.state, ev, now);
-    this.depth++;
+    this.inbox.push(ev);
+    if (this.draining) return;
+    this.draining = true;
+    let now = this.now();
     try {
-      for (const a of actions) this.execute(a, now);
+      for (let e = this.inbox.shift(); e !== undefined; e = this.inbox.shift()) {
+        now = this.now();
+        const { actions } = step(this.state, e, now);
+        for (const a of actions) this.execute(a, now);
+      }
     } finally {
-      this.depth--;
+      this.draining = false;
     }
-    if (this.depth === 0) this.armTimer(now);
+    this.armTimer(now);
   }
 
   private execute(a: SessionAction, now: number): void {
@@ -235,6 +247,7 @@ export class SessionRunner implements SessionHandle {
         } catch (err) {
           this.log?.error({ session: this.id, err, seq: a.msg.get(34) }, "application failed on a message");
         }
+        // Queued behind whatever the application sent from its callback.
         this.dispatch({ type: "resume" });
         return;
       case "sendRefused":
@@ -426,6 +439,19 @@ export class SessionRunner implements SessionHandle {
       },
     );
   }
+}
+
+/** The schedule its settings describe (StartTime/EndTime/StartDay/EndDay/Weekdays/TimeZone/NonStopSession). */
+export function scheduleOf(s: SessionSettings): SessionSchedule {
+  return new SessionSchedule({
+    startTime: s.StartTime,
+    endTime: s.EndTime,
+    startDay: s.StartDay,
+    endDay: s.EndDay,
+    weekdays: s.Weekdays,
+    timeZone: s.TimeZone,
+    nonStop: s.NonStopSession,
+  });
 }
 
 /** Ends a socket after its queued writes have gone out, and destroys it if the peer does not close in time. */

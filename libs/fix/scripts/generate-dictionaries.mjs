@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 // Generates libs/fix/src/gen/* from the QuickFIX data dictionaries (spec XML).
-// Usage: pnpm gen:dictionaries [--spec DIR]   (default DIR: test/conformance/quickfix/spec, a copy of the QuickFIX spec XML)
+// Usage: pnpm gen:dictionaries [--spec DIR] [--out DIR]
+//   --spec  the QuickFIX spec XML (default: test/conformance/quickfix/spec)
+//   --out   where to write (default: libs/fix/src/gen; the determinism test writes elsewhere and compares)
 // The output is committed and never edited by hand; CI regenerates it and fails on a difference.
+//
+// Writes:
+//   tags.ts                       Tag and MsgType constants over every version
+//   fix40.ts … fix44.ts, fixt11.ts, fix50.ts, fix50sp1.ts, fix50sp2.ts
+//                                 one dictionary each, as data (see SpecData in src/dictionary/spec.ts)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,7 +18,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../../..");
 const argSpec = process.argv.indexOf("--spec");
 const specDir = argSpec > 0 ? resolve(process.argv[argSpec + 1]) : resolve(root, "test/conformance/quickfix/spec");
-const outDir = resolve(here, "../src/gen");
+const argOut = process.argv.indexOf("--out");
+const outDir = argOut > 0 ? resolve(process.argv[argOut + 1]) : resolve(here, "../src/gen");
 if (!existsSync(specDir)) {
   console.error(`spec directory not found: ${specDir} (pass --spec DIR)`);
   process.exit(1);
@@ -48,3 +56,207 @@ for (const [name, t] of [...msgTypes.entries()].sort((a, b) => a[0].localeCompar
 out += "} as const;\nexport type MsgType = (typeof MsgType)[keyof typeof MsgType];\n";
 writeFileSync(join(outDir, "tags.ts"), out);
 console.log(`wrote ${join(outDir, "tags.ts")}: ${tags.size} tags, ${msgTypes.size} message types`);
+
+// ---------------------------------------------------------------------------------------------------------------
+// One dictionary per spec, as data.
+//
+// Format (the TypeScript side is SpecData in src/dictionary/spec.ts):
+//   { beginString, types: [type names], fields: [[number, name, typeIndex, enums?]], header: Entry[],
+//     trailer: Entry[], components: [[name, Entry[]]], messages: [[name, msgType, "admin" | "app", Entry[]]] }
+//   enums:  flat [value, description, value, description, …] in spec order
+//   Entry:  a field number, negative when the field is marked required;
+//           a component name, with a leading "-" when the component is marked required;
+//           or a repeating group [countTag (negative when required), member entries…].
+// The required marks are the XML's; src/dictionary/compile.ts applies QuickFIX's rules for what they mean
+// inside components and groups. Components are referenced by name, not expanded: expanded inline, FIX 5.0 SP2
+// alone came to 2.1 MiB; the dictionary expands them when it is built.
+// The data is written as JSON text inside the module (parsed on first use): quick to compile and to load.
+// ---------------------------------------------------------------------------------------------------------------
+
+const ordered = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", preserveOrder: true });
+/** The element name of a preserveOrder node. */
+const kindOf = (node) => Object.keys(node).find((k) => k !== ":@");
+const attrsOf = (node) => node[":@"] ?? {};
+const childrenOf = (node) => node[kindOf(node)] ?? [];
+const isRequired = (node) => {
+  const r = attrsOf(node).required;
+  return r === "Y" || r === "y";
+};
+
+const MODULES = {
+  FIX40: "fix40",
+  FIX41: "fix41",
+  FIX42: "fix42",
+  FIX43: "fix43",
+  FIX44: "fix44",
+  FIXT11: "fixt11",
+  FIX50: "fix50",
+  FIX50SP1: "fix50sp1",
+  FIX50SP2: "fix50sp2",
+};
+
+function beginStringOf(attrs) {
+  const type = attrs.type ?? "FIX";
+  const sp = Number(attrs.servicepack ?? 0);
+  return `${type}.${attrs.major}.${attrs.minor}${sp > 0 ? `SP${sp}` : ""}`;
+}
+
+function buildSpec(file) {
+  const doc = ordered.parse(readFileSync(join(specDir, file), "latin1"));
+  const fixNode = doc.find((n) => kindOf(n) === "fix");
+  if (!fixNode) throw new Error(`${file}: no <fix> root`);
+  const sections = new Map();
+  for (const n of childrenOf(fixNode)) {
+    const k = kindOf(n);
+    if (k && k !== "#text") sections.set(k, childrenOf(n));
+  }
+
+  // fields
+  const byName = new Map();
+  const fieldList = [];
+  const typeNames = new Set();
+  for (const n of sections.get("fields") ?? []) {
+    if (kindOf(n) !== "field") continue;
+    const a = attrsOf(n);
+    const number = Number(a.number);
+    if (!Number.isInteger(number)) throw new Error(`${file}: field ${a.name} has no number`);
+    if (byName.has(a.name)) throw new Error(`${file}: field ${a.name} defined twice`);
+    byName.set(a.name, number);
+    typeNames.add(a.type);
+    const enums = [];
+    for (const v of childrenOf(n)) {
+      if (kindOf(v) !== "value") continue;
+      const va = attrsOf(v);
+      enums.push(String(va.enum), String(va.description ?? ""));
+    }
+    fieldList.push({ number, name: a.name, type: a.type, enums });
+  }
+  fieldList.sort((x, y) => x.number - y.number);
+  const types = [...typeNames].sort();
+  const typeIndex = new Map(types.map((t, i) => [t, i]));
+
+  const componentNodes = new Map();
+  for (const n of sections.get("components") ?? []) {
+    if (kindOf(n) === "component") componentNodes.set(attrsOf(n).name, childrenOf(n));
+  }
+  const tagOf = (name, where) => {
+    const t = byName.get(name);
+    if (t === undefined) throw new Error(`${file}: ${where}: field ${name} not defined in <fields>`);
+    return t;
+  };
+  const componentOf = (name, where) => {
+    const c = componentNodes.get(name);
+    if (c === undefined) throw new Error(`${file}: ${where}: component ${name} not defined`);
+    return c;
+  };
+
+  function entries(nodes, where) {
+    const out = [];
+    for (const n of nodes) {
+      const k = kindOf(n);
+      const name = attrsOf(n).name;
+      if (k === "field") {
+        const t = tagOf(name, where);
+        out.push(isRequired(n) ? -t : t);
+      } else if (k === "component") {
+        componentOf(name, where);
+        out.push(isRequired(n) ? `-${name}` : name);
+      } else if (k === "group") {
+        const t = tagOf(name, where);
+        const path = `${where}/${name}`;
+        const members = entries(childrenOf(n), path);
+        if (members.length === 0) throw new Error(`${file}: ${path}: empty group`);
+        const delim = quickfixDelimiter(childrenOf(n), path);
+        const first = firstTag(members, path);
+        // The dictionary takes the first member as the delimiter; QuickFIX's own rule must agree.
+        if (delim !== first) throw new Error(`${file}: ${path}: delimiter ${delim} is not the first member ${first}`);
+        out.push([isRequired(n) ? -t : t, ...members]);
+      }
+    }
+    return out;
+  }
+
+  /** The first field number an entry list expands to. */
+  function firstTag(list, where) {
+    for (const e of list) {
+      if (typeof e === "number") return Math.abs(e);
+      if (Array.isArray(e)) return Math.abs(e[0]);
+      const name = e.startsWith("-") ? e.slice(1) : e;
+      const t = firstTag(entries(componentOf(name, where), `${where}/${name}`), where);
+      if (t) return t;
+    }
+    return 0;
+  }
+
+  /** The delimiter as QuickFIX picks it (DataDictionary::addXMLGroup): the first direct field or group. */
+  function quickfixDelimiter(nodes, where) {
+    for (const n of nodes) {
+      const k = kindOf(n);
+      if (k === "field" || k === "group") return tagOf(attrsOf(n).name, where);
+      if (k === "component") {
+        for (const c of componentOf(attrsOf(n).name, where)) {
+          const ck = kindOf(c);
+          if (ck === "field" || ck === "group") return tagOf(attrsOf(c).name, where);
+        }
+      }
+    }
+    return 0;
+  }
+
+  const components = [];
+  for (const [name, nodes] of componentNodes) components.push([name, entries(nodes, `component ${name}`)]);
+  const messages = [];
+  for (const n of sections.get("messages") ?? []) {
+    if (kindOf(n) !== "message") continue;
+    const a = attrsOf(n);
+    const cat = a.msgcat === "admin" ? "admin" : "app";
+    messages.push([a.name, String(a.msgtype), cat, entries(childrenOf(n), `message ${a.name}`)]);
+  }
+
+  return {
+    beginString: beginStringOf(attrsOf(fixNode)),
+    types,
+    fields: fieldList.map((f) =>
+      f.enums.length ? [f.number, f.name, typeIndex.get(f.type), f.enums] : [f.number, f.name, typeIndex.get(f.type)],
+    ),
+    header: entries(sections.get("header") ?? [], "header"),
+    trailer: entries(sections.get("trailer") ?? [], "trailer"),
+    components,
+    messages,
+  };
+}
+
+/** JSON text with one field or message per line, escaped for a template literal. */
+function specText(spec) {
+  /** A JSON array written one item per line. */
+  const list = (items) => (items.length ? `[\n${items.map((x) => JSON.stringify(x)).join(",\n")}\n]` : "[]");
+  const lines = [
+    `{"beginString":${JSON.stringify(spec.beginString)},`,
+    `"types":${JSON.stringify(spec.types)},`,
+    `"fields":${list(spec.fields)},`,
+    `"header":${JSON.stringify(spec.header)},`,
+    `"trailer":${JSON.stringify(spec.trailer)},`,
+    `"components":${list(spec.components)},`,
+    `"messages":${list(spec.messages)}}`,
+  ];
+  return lines.join("\n").replaceAll("\\", "\\\\").replaceAll("`", "\\`").replaceAll("${", "\\${");
+}
+
+for (const v of VERSIONS) {
+  const spec = buildSpec(`${v}.xml`);
+  const mod = MODULES[v];
+  let text = header;
+  text += `import type { SpecData } from "../dictionary/spec.js";\n\n`;
+  text += `/** BeginString (ApplVerID for FIX 5.0 and later) of this dictionary. */\n`;
+  text += `export const beginString = ${JSON.stringify(spec.beginString)};\n\n`;
+  text += `let parsed: SpecData | undefined;\n\n`;
+  text += `/** The ${spec.beginString} data dictionary (${v}.xml), parsed on first use. */\n`;
+  text += `export function spec(): SpecData {\n  parsed ??= JSON.parse(TEXT) as SpecData;\n  return parsed;\n}\n\n`;
+  text += `const TEXT = \`${specText(spec)}\`;\n`;
+  writeFileSync(join(outDir, `${mod}.ts`), text);
+  const enumCount = spec.fields.reduce((n, f) => n + (f[3] ? f[3].length / 2 : 0), 0);
+  console.log(
+    `wrote ${join(outDir, `${mod}.ts`)}: ${spec.beginString}, ${spec.fields.length} fields, ${enumCount} enum values, ` +
+      `${spec.messages.length} messages, ${(Buffer.byteLength(text) / 1024).toFixed(0)} KiB`,
+  );
+}

@@ -6,7 +6,10 @@
 export class FixMessage {
   /** The whole message, `8=` through the CheckSum's SOH. */
   readonly raw: Buffer;
-  /** Field triples: tag, value start, value end (offsets into `raw`). */
+  /**
+   * Field triples: tag, value start, value end (offsets into `raw`). A view of the parser's shared slab: read it,
+   * do not write to it.
+   */
   readonly fields: Int32Array;
   /** Number of fields, 8, 9 and 10 included. */
   readonly count: number;
@@ -27,7 +30,7 @@ export class FixMessage {
 
   /** Value of the i-th field as a latin1 string. */
   valueAt(i: number): string {
-    return this.raw.toString("latin1", this.fields[i * 3 + 1], this.fields[i * 3 + 2]);
+    return latin1(this.raw, this.fields[i * 3 + 1], this.fields[i * 3 + 2]);
   }
 
   /** Value bytes of the i-th field (a view, not a copy). */
@@ -90,5 +93,34 @@ export class FixMessage {
   /** The message as text with SOH shown as `|` (for logs and test failures). */
   toString(): string {
     return this.raw.toString("latin1", 0, this.raw.length).replaceAll("\x01", "|");
+  }
+}
+
+/**
+ * `b[s, e)` as a latin1 string. Most FIX values are short (MsgType, sides, quantities, symbols), and for up to 8
+ * bytes `String.fromCharCode` is about four times faster than `Buffer.toString`, which crosses into C++.
+ */
+export function latin1(b: Buffer, s: number, e: number): string {
+  switch (e - s) {
+    case 0:
+      return "";
+    case 1:
+      return String.fromCharCode(b[s]);
+    case 2:
+      return String.fromCharCode(b[s], b[s + 1]);
+    case 3:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2]);
+    case 4:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3]);
+    case 5:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4]);
+    case 6:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5]);
+    case 7:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6]);
+    case 8:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7]);
+    default:
+      return b.toString("latin1", s, e);
   }
 }

@@ -4,34 +4,64 @@
  */
 export type TimestampPrecision = 0 | 3 | 6 | 9;
 
-let cachedDay = -1;
-let cachedDate = "";
+// "YYYYMMDD-" of the last day formatted, as char codes.
+let cachedDay = Number.NaN;
+const dateCodes = [0, 0, 0, 0, 0, 0, 0, 0, 0];
 
-function pad2(n: number): string {
-  return n < 10 ? `0${n}` : `${n}`;
-}
-
-/** Formats epoch milliseconds (fractional part used for precision 6 and 9). */
+/**
+ * Formats epoch milliseconds (fractional part used for precision 6 and 9). Precision 0 and 3 truncate; 6 and 9 round
+ * to the last digit shown, because a double near 1.7e12 ms holds 123.456 ms as 123.45599…, which truncation would
+ * print as 455 µs — a timestamp read with `parseUtcTimestamp` must format back to the same text.
+ *
+ * The string is built in one `String.fromCharCode` call: the encoder reads it char by char, which is several times
+ * slower on the rope a template literal makes.
+ */
 export function formatUtcTimestamp(epochMs: number, precision: TimestampPrecision = 3): string {
-  const whole = Math.floor(epochMs);
+  let whole = Math.floor(epochMs);
+  let sub = 0; // µs (precision 6) or ns (precision 9) within the millisecond
+  if (precision > 3) {
+    const scale = precision === 6 ? 1000 : 1_000_000;
+    sub = Math.round((epochMs - whole) * scale);
+    if (sub === scale) {
+      whole += 1;
+      sub = 0;
+    }
+  }
   const day = Math.floor(whole / 86_400_000);
   if (day !== cachedDay) {
     const d = new Date(day * 86_400_000);
-    cachedDate = `${d.getUTCFullYear()}${pad2(d.getUTCMonth() + 1)}${pad2(d.getUTCDate())}-`;
+    const text = `${String(d.getUTCFullYear()).padStart(4, "0")}${pad2(d.getUTCMonth() + 1)}${pad2(d.getUTCDate())}-`;
+    for (let i = 0; i < 9; i++) dateCodes[i] = text.charCodeAt(i);
     cachedDay = day;
   }
   const msOfDay = whole - day * 86_400_000;
   const h = Math.floor(msOfDay / 3_600_000);
   const m = Math.floor((msOfDay % 3_600_000) / 60_000);
   const s = Math.floor((msOfDay % 60_000) / 1000);
-  const base = `${cachedDate}${pad2(h)}:${pad2(m)}:${pad2(s)}`;
-  if (precision === 0) return base;
+  const c = dateCodes;
+  const hh0 = 48 + Math.floor(h / 10);
+  const hh1 = 48 + (h % 10);
+  const mm0 = 48 + Math.floor(m / 10);
+  const mm1 = 48 + (m % 10);
+  const ss0 = 48 + Math.floor(s / 10);
+  const ss1 = 48 + (s % 10);
+  if (precision === 0) {
+    // biome-ignore format: the timestamp's characters in order
+    return String.fromCharCode(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], hh0, hh1, 58, mm0, mm1, 58, ss0, ss1);
+  }
   const ms = msOfDay % 1000;
-  const msStr = ms < 10 ? `00${ms}` : ms < 100 ? `0${ms}` : `${ms}`;
-  if (precision === 3) return `${base}.${msStr}`;
-  const frac = epochMs - whole; // 0 ≤ frac < 1 ms
-  if (precision === 6) return `${base}.${msStr}${String(Math.floor(frac * 1000)).padStart(3, "0")}`;
-  return `${base}.${msStr}${String(Math.floor(frac * 1_000_000)).padStart(6, "0")}`;
+  // biome-ignore format: the timestamp's characters in order
+  const base = String.fromCharCode(
+    c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8],
+    hh0, hh1, 58, mm0, mm1, 58, ss0, ss1, 46,
+    48 + Math.floor(ms / 100), 48 + (Math.floor(ms / 10) % 10), 48 + (ms % 10),
+  );
+  if (precision === 3) return base;
+  return `${base}${String(sub).padStart(precision - 3, "0")}`;
+}
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : `${n}`;
 }
 
 /**
