@@ -1,5 +1,5 @@
-import { type Server, type Socket, createServer } from "node:net";
-import { type TlsOptions, createServer as createTlsServer } from "node:tls";
+import { createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer, type TlsOptions } from "node:tls";
 import { Framer, type FramerOptions, MsgType, Tag } from "@fixmesh/fix";
 import type { FramedEvent, RunnerLogger, SessionRunner } from "./runner.js";
 

@@ -12,10 +12,10 @@ import {
   MemoryBacking,
   MemoryStore,
   type MessageStore,
+  resolveSettings,
   type SessionNotice,
   type SessionSettings,
   StaleEpochError,
-  resolveSettings,
 } from "@fixmesh/session";
 import { Acceptor } from "./acceptor.js";
 import { tcpConnector } from "./initiator.js";
@@ -50,7 +50,12 @@ async function startVenue(opts: { store?: MessageStore; over?: Partial<SessionSe
     onMessage(msg, s) {
       received.push(msg);
       if (msg.msgType === MsgType.NewOrderSingle) {
-        void s.send(MsgType.ExecutionReport, [Tag.ClOrdID, msg.get(Tag.ClOrdID) ?? "", Tag.ExecID, `E${received.length}`]);
+        void s.send(MsgType.ExecutionReport, [
+          Tag.ClOrdID,
+          msg.get(Tag.ClOrdID) ?? "",
+          Tag.ExecID,
+          `E${received.length}`,
+        ]);
       }
     },
   };
@@ -251,7 +256,9 @@ describe("crash recovery (real process, SIGKILL)", () => {
         10_000,
         "every persisted order at the venue",
       );
-      const ids = venue.received.filter((m) => m.msgType === MsgType.NewOrderSingle).map((m) => m.get(Tag.ClOrdID) ?? "");
+      const ids = venue.received
+        .filter((m) => m.msgType === MsgType.NewOrderSingle)
+        .map((m) => m.get(Tag.ClOrdID) ?? "");
       for (const id of expected) assert.equal(ids.filter((x) => x === id).length, 1, `${id} arrived exactly once`);
       // Nothing arrives that the crashed process had not persisted (no sequence number was reused).
       assert.equal(new Set(ids).size, ids.length, "no duplicates");

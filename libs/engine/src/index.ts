@@ -1,6 +1,9 @@
 /**
  * @fixmesh/engine — runs FIX sessions: sockets, timers and a message store around the pure session core.
  */
+
+export { Acceptor, type AcceptorOptions } from "./acceptor.js";
+export { type HostPort, tcpConnector } from "./initiator.js";
 export {
   type Connector,
   type FramedEvent,
@@ -12,5 +15,3 @@ export {
   SessionRunner,
   type SessionRunnerOptions,
 } from "./runner.js";
-export { Acceptor, type AcceptorOptions } from "./acceptor.js";
-export { type HostPort, tcpConnector } from "./initiator.js";

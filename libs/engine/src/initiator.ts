@@ -1,4 +1,4 @@
-import { type Socket, connect as netConnect } from "node:net";
+import { connect as netConnect, type Socket } from "node:net";
 import { type ConnectionOptions, connect as tlsConnect } from "node:tls";
 import type { Connector } from "./runner.js";
 
@@ -20,7 +20,12 @@ export function tcpConnector(hosts: HostPort[], opts: { timeoutMs?: number; tls?
     next++;
     return new Promise<Socket>((resolve, reject) => {
       const socket = opts.tls
-        ? tlsConnect({ ...opts.tls, host: target.host, port: target.port, servername: opts.tls.servername ?? target.host })
+        ? tlsConnect({
+            ...opts.tls,
+            host: target.host,
+            port: target.port,
+            servername: opts.tls.servername ?? target.host,
+          })
         : netConnect({ host: target.host, port: target.port });
       const timer = setTimeout(() => {
         socket.destroy();

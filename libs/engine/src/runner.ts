@@ -1,20 +1,20 @@
 import type { Socket } from "node:net";
 import { type FieldList, type FixMessage, Framer, type FramerOptions } from "@fixmesh/fix";
 import {
+  createSession,
   type MessageStore,
+  nextDeadline,
   type SessionAction,
   type SessionEvent,
   type SessionNotice,
+  SessionSchedule,
   type SessionSchedulePort,
   type SessionSettings,
-  SessionSchedule,
   type SessionState,
   StaleEpochError,
   type StoredMessage,
-  type Validator,
-  createSession,
-  nextDeadline,
   step,
+  type Validator,
 } from "@fixmesh/session";
 
 /** What the application sees of a session. */

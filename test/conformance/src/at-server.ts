@@ -8,17 +8,17 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Acceptor, type SessionApplication, type SessionHandle, SessionRunner } from "@fixmesh/engine";
 import {
   type Dictionary,
   type FixMessage,
-  MsgType,
-  Tag,
   loadDictionary,
+  MsgType,
   sortFieldsForEcho,
+  Tag,
   validate,
 } from "@fixmesh/fix";
-import { Acceptor, type SessionApplication, type SessionHandle, SessionRunner } from "@fixmesh/engine";
-import { FileStore, type SessionSettings, businessRejectFor, resolveSettings } from "@fixmesh/session";
+import { businessRejectFor, FileStore, resolveSettings, type SessionSettings } from "@fixmesh/session";
 
 export interface AtServer {
   port: number;
@@ -87,7 +87,9 @@ export function acceptanceApp(dict: Dictionary): SessionApplication {
         void session.send(MsgType.BusinessMessageReject, r.body, r.header).catch(() => undefined);
       } else {
         const seq = msg.get(Tag.MsgSeqNum) ?? "";
-        void session.send(MsgType.Reject, [Tag.RefSeqNum, seq, Tag.Text, "Unsupported message type"]).catch(() => undefined);
+        void session
+          .send(MsgType.Reject, [Tag.RefSeqNum, seq, Tag.Text, "Unsupported message type"])
+          .catch(() => undefined);
       }
     },
     onNotice(n) {

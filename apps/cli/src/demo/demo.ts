@@ -1,8 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type FixMessage, MsgType, Tag } from "@fixmesh/fix";
 import { Acceptor, type SessionHandle, SessionRunner, tcpConnector } from "@fixmesh/engine";
-import { FileStore, type SessionNotice, resolveSettings } from "@fixmesh/session";
+import { type FixMessage, MsgType, Tag } from "@fixmesh/fix";
+import { FileStore, resolveSettings, type SessionNotice } from "@fixmesh/session";
 import { DropProxy } from "./proxy.js";
 
 export interface DemoOptions {
@@ -39,14 +39,54 @@ export async function runDemo(o: DemoOptions): Promise<{ orders: number; fills: 
       const common = [Tag.ClOrdID, clOrdId, Tag.Symbol, msg.get(Tag.Symbol) ?? "", Tag.Side, msg.get(Tag.Side) ?? "1"];
       const orderId = `V${clOrdId}`;
       void s.send(MsgType.ExecutionReport, [
-        Tag.AvgPx, 0, ...common.slice(0, 2), Tag.CumQty, 0, Tag.ExecID, `E${++execSeq}`, Tag.OrderID, orderId,
-        Tag.OrderQty, qty, Tag.OrdStatus, "0", Tag.Side, msg.get(Tag.Side) ?? "1", Tag.Symbol, msg.get(Tag.Symbol) ?? "",
-        Tag.ExecType, "0", Tag.LeavesQty, qty,
+        Tag.AvgPx,
+        0,
+        ...common.slice(0, 2),
+        Tag.CumQty,
+        0,
+        Tag.ExecID,
+        `E${++execSeq}`,
+        Tag.OrderID,
+        orderId,
+        Tag.OrderQty,
+        qty,
+        Tag.OrdStatus,
+        "0",
+        Tag.Side,
+        msg.get(Tag.Side) ?? "1",
+        Tag.Symbol,
+        msg.get(Tag.Symbol) ?? "",
+        Tag.ExecType,
+        "0",
+        Tag.LeavesQty,
+        qty,
       ]);
       void s.send(MsgType.ExecutionReport, [
-        Tag.AvgPx, px, ...common.slice(0, 2), Tag.CumQty, qty, Tag.ExecID, `E${++execSeq}`, Tag.LastPx, px,
-        Tag.LastQty, qty, Tag.OrderID, orderId, Tag.OrderQty, qty, Tag.OrdStatus, "2", Tag.Side, msg.get(Tag.Side) ?? "1",
-        Tag.Symbol, msg.get(Tag.Symbol) ?? "", Tag.ExecType, "F", Tag.LeavesQty, 0,
+        Tag.AvgPx,
+        px,
+        ...common.slice(0, 2),
+        Tag.CumQty,
+        qty,
+        Tag.ExecID,
+        `E${++execSeq}`,
+        Tag.LastPx,
+        px,
+        Tag.LastQty,
+        qty,
+        Tag.OrderID,
+        orderId,
+        Tag.OrderQty,
+        qty,
+        Tag.OrdStatus,
+        "2",
+        Tag.Side,
+        msg.get(Tag.Side) ?? "1",
+        Tag.Symbol,
+        msg.get(Tag.Symbol) ?? "",
+        Tag.ExecType,
+        "F",
+        Tag.LeavesQty,
+        0,
       ]);
     },
   };
@@ -126,7 +166,8 @@ export async function runDemo(o: DemoOptions): Promise<{ orders: number; fills: 
       }
       return false;
     };
-    proxy.onDrop = (type, seq) => p(`${stamp()}  chaos    proxy dropped ${type === "8" ? "ExecutionReport" : type} seq ${seq} on the wire`);
+    proxy.onDrop = (type, seq) =>
+      p(`${stamp()}  chaos    proxy dropped ${type === "8" ? "ExecutionReport" : type} seq ${seq} on the wire`);
   }
 
   const runId = Date.now().toString(36);
@@ -135,10 +176,26 @@ export async function runDemo(o: DemoOptions): Promise<{ orders: number; fills: 
     const symbol = SYMBOLS[(i - 1) % SYMBOLS.length];
     const filled = new Promise<void>((r) => done.set(clOrdId, r));
     const seq = await c.send(MsgType.NewOrderSingle, [
-      Tag.ClOrdID, clOrdId, Tag.HandlInst, "1", Tag.OrderQty, 100 * i, Tag.OrdType, "2", Tag.Price, "101.25",
-      Tag.Side, "1", Tag.Symbol, symbol, Tag.TransactTime, new Date().toISOString().replace(/[-]/g, "").replace("T", "-").slice(0, 21),
+      Tag.ClOrdID,
+      clOrdId,
+      Tag.HandlInst,
+      "1",
+      Tag.OrderQty,
+      100 * i,
+      Tag.OrdType,
+      "2",
+      Tag.Price,
+      "101.25",
+      Tag.Side,
+      "1",
+      Tag.Symbol,
+      symbol,
+      Tag.TransactTime,
+      new Date().toISOString().replace(/[-]/g, "").replace("T", "-").slice(0, 21),
     ]);
-    p(`${stamp()}  client   -> NewOrderSingle seq ${seq} ${clOrdId} BUY ${100 * i} ${symbol} @ 101.25 (persisted before send)`);
+    p(
+      `${stamp()}  client   -> NewOrderSingle seq ${seq} ${clOrdId} BUY ${100 * i} ${symbol} @ 101.25 (persisted before send)`,
+    );
     // With the gap chaos, the fill after the dropped message reveals the gap; a heartbeat would too.
     await withTimeout(filled, 15_000, `fill of ${clOrdId}`);
   }
@@ -148,7 +205,9 @@ export async function runDemo(o: DemoOptions): Promise<{ orders: number; fills: 
   await venue.stop();
   await proxy.close();
   await acceptor.close();
-  p(`${stamp()}  done     ${o.orders} orders, ${fills} fills, gap ${o.chaos === "gap" ? (recovered ? "recovered" : "NOT recovered") : "not forced (try --chaos gap)"}`);
+  p(
+    `${stamp()}  done     ${o.orders} orders, ${fills} fills, gap ${o.chaos === "gap" ? (recovered ? "recovered" : "NOT recovered") : "not forced (try --chaos gap)"}`,
+  );
   return { orders: o.orders, fills, recovered };
 }
 

@@ -1,4 +1,4 @@
-import { type Server, type Socket, connect, createServer } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { Framer, Tag } from "@fixmesh/fix";
 
 /**

@@ -1,4 +1,4 @@
-import { type FieldList, type FixMessage, MsgType, Tag, formatUtcTimestamp } from "@fixmesh/fix";
+import { type FieldList, type FixMessage, formatUtcTimestamp, MsgType, Tag } from "@fixmesh/fix";
 import type { SessionAction, SessionState } from "./types.js";
 
 /** MsgTypes of the session layer; everything else is an application message. */

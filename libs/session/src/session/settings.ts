@@ -70,41 +70,43 @@ export interface SessionSettings {
   ResendLoopLimit: number;
 }
 
-export const DEFAULT_SETTINGS: Omit<SessionSettings, "BeginString" | "SenderCompID" | "TargetCompID" | "ConnectionType"> =
-  {
-    HeartBtInt: 30,
-    TestRequestThreshold: 1.5,
-    HeartbeatTimeoutThreshold: 2,
-    NonStopSession: false,
-    StartTime: "00:00:00",
-    EndTime: "00:00:00",
-    ResetOnLogon: false,
-    ResetOnLogout: false,
-    ResetOnDisconnect: false,
-    ForceSeqNumReset: 0,
-    IntradayLogoutTolerance: true,
-    ResendRequestChunkSize: 0,
-    IgnoreDuplicateResendRequests: false,
-    ResendServeChunkSize: 1000,
-    ValidateUserDefinedFields: true,
-    ValidateFieldsOutOfOrder: true,
-    ValidateFieldsHaveValues: true,
-    AllowUnknownMsgFields: false,
-    CheckCompID: true,
-    CheckLatency: true,
-    MaxLatency: 120,
-    UsernameTag: 553,
-    PasswordTag: 554,
-    ReconnectInterval: 1,
-    ReconnectMaxInterval: 30,
-    ReconnectMaxTries: 0,
-    LogonTimeout: 10,
-    LogoutTimeout: 2,
-    TimestampPrecision: 3,
-    DegradedBacklog: 1000,
-    DegradedRecoverySeconds: 5,
-    ResendLoopLimit: 3,
-  };
+export const DEFAULT_SETTINGS: Omit<
+  SessionSettings,
+  "BeginString" | "SenderCompID" | "TargetCompID" | "ConnectionType"
+> = {
+  HeartBtInt: 30,
+  TestRequestThreshold: 1.5,
+  HeartbeatTimeoutThreshold: 2,
+  NonStopSession: false,
+  StartTime: "00:00:00",
+  EndTime: "00:00:00",
+  ResetOnLogon: false,
+  ResetOnLogout: false,
+  ResetOnDisconnect: false,
+  ForceSeqNumReset: 0,
+  IntradayLogoutTolerance: true,
+  ResendRequestChunkSize: 0,
+  IgnoreDuplicateResendRequests: false,
+  ResendServeChunkSize: 1000,
+  ValidateUserDefinedFields: true,
+  ValidateFieldsOutOfOrder: true,
+  ValidateFieldsHaveValues: true,
+  AllowUnknownMsgFields: false,
+  CheckCompID: true,
+  CheckLatency: true,
+  MaxLatency: 120,
+  UsernameTag: 553,
+  PasswordTag: 554,
+  ReconnectInterval: 1,
+  ReconnectMaxInterval: 30,
+  ReconnectMaxTries: 0,
+  LogonTimeout: 10,
+  LogoutTimeout: 2,
+  TimestampPrecision: 3,
+  DegradedBacklog: 1000,
+  DegradedRecoverySeconds: 5,
+  ResendLoopLimit: 3,
+};
 
 const BEGIN_STRINGS = ["FIX.4.0", "FIX.4.1", "FIX.4.2", "FIX.4.3", "FIX.4.4", "FIXT.1.1"];
 
@@ -118,7 +120,8 @@ export function resolveSettings(
     throw new ConfigError(`${path}.BeginString`, `must be one of ${BEGIN_STRINGS.join(", ")}, got "${r.BeginString}"`);
   }
   for (const k of ["SenderCompID", "TargetCompID"] as const) {
-    if (!r[k] || /[\x00-\x1f=]/.test(r[k])) throw new ConfigError(`${path}.${k}`, "must be a non-empty printable string");
+    if (!r[k] || /[\x00-\x1f=]/.test(r[k]))
+      throw new ConfigError(`${path}.${k}`, "must be a non-empty printable string");
   }
   if (r.ConnectionType !== "initiator" && r.ConnectionType !== "acceptor") {
     throw new ConfigError(`${path}.ConnectionType`, `must be initiator or acceptor, got "${r.ConnectionType}"`);
@@ -137,7 +140,13 @@ export function resolveSettings(
     throw new ConfigError(`${path}.TimestampPrecision`, "must be 0, 3, 6 or 9");
   }
   if (r.BeginString === "FIX.4.0" || r.BeginString === "FIX.4.1") r.TimestampPrecision = 0;
-  for (const k of ["ResendRequestChunkSize", "MaxLatency", "LogonTimeout", "LogoutTimeout", "ReconnectMaxTries"] as const) {
+  for (const k of [
+    "ResendRequestChunkSize",
+    "MaxLatency",
+    "LogonTimeout",
+    "LogoutTimeout",
+    "ReconnectMaxTries",
+  ] as const) {
     if (!(r[k] >= 0)) throw new ConfigError(`${path}.${k}`, "must be zero or more");
   }
   if (!(r.ResendServeChunkSize >= 1)) throw new ConfigError(`${path}.ResendServeChunkSize`, "must be at least 1");

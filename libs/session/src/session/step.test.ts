@@ -62,7 +62,10 @@ describe("logon", () => {
   });
 
   it("initiator with ForceSeqNumReset=2 resets and sends 141=Y on every logon", () => {
-    const h = new CoreHarness({ ConnectionType: "initiator", ForceSeqNumReset: 2 }, { nextSenderSeq: 7, nextTargetSeq: 9 });
+    const h = new CoreHarness(
+      { ConnectionType: "initiator", ForceSeqNumReset: 2 },
+      { nextSenderSeq: 7, nextTargetSeq: 9 },
+    );
     h.ev({ type: "timer" });
     const acts = h.ev({ type: "connected" });
     assert.equal(acts[0].type, "resetStore");
@@ -319,6 +322,7 @@ describe("schedule", () => {
 
 // --- helpers for hand-made malformed inputs
 import * as fix from "@fixmesh/fix";
+
 function require_fix() {
   return fix;
 }

@@ -1,11 +1,11 @@
-import { Encoder, type FieldList, type FixMessage, MsgType, Parser, Tag, parseUtcTimestamp } from "@fixmesh/fix";
-import type { StoreState, StoredMessage } from "../store/store.js";
+import { Encoder, type FieldList, type FixMessage, MsgType, Parser, parseUtcTimestamp, Tag } from "@fixmesh/fix";
+import type { StoredMessage, StoreState } from "../store/store.js";
 import { updateHealth } from "./health.js";
 import {
   HEADER_TAGS,
+  isAdmin,
   REJECT_TEXT,
   RejectReason,
-  isAdmin,
   reverseRoute,
   sendAgain,
   sendNew,
@@ -15,13 +15,13 @@ import {
 import type { SessionSchedulePort } from "./schedule-port.js";
 import { type SessionSettings, sessionIdOf } from "./settings.js";
 import {
+  Health,
   type SessionAction,
   type SessionEvent,
   type SessionState,
   Status,
   type StepResult,
   type Validator,
-  Health,
 } from "./types.js";
 
 /** Builds a session's state from its settings and what the store holds. */
@@ -138,7 +138,8 @@ function dispatch(st: SessionState, acts: SessionAction[], ev: SessionEvent, now
       st.counters.garbled++;
       acts.push({ type: "notice", notice: { kind: "garbled", reason: ev.reason } });
       // Before logon nothing can be trusted (1d_InvalidLogonLengthInvalid): close without a word.
-      if (!st.receivedLogon && st.status !== Status.Disconnected) disconnect(st, acts, `garbled logon: ${ev.reason}`, now);
+      if (!st.receivedLogon && st.status !== Status.Disconnected)
+        disconnect(st, acts, `garbled logon: ${ev.reason}`, now);
       return;
     case "resendData":
       onResendData(st, acts, ev.begin, ev.end, ev.messages, now);
@@ -173,7 +174,10 @@ function dispatch(st: SessionState, acts: SessionAction[], ev: SessionEvent, now
       if (ev.nextSenderSeq !== undefined) st.nextSenderSeq = ev.nextSenderSeq;
       if (ev.nextTargetSeq !== undefined) st.nextTargetSeq = ev.nextTargetSeq;
       acts.push({ type: "setStoreSequences", nextSenderSeq: st.nextSenderSeq, nextTargetSeq: st.nextTargetSeq });
-      acts.push({ type: "notice", notice: { kind: "warning", text: `sequence numbers set by operator: ${ev.reason}` } });
+      acts.push({
+        type: "notice",
+        notice: { kind: "warning", text: `sequence numbers set by operator: ${ev.reason}` },
+      });
       return;
     case "clearSafe":
       if (st.safeReason !== null) {
@@ -741,7 +745,12 @@ function onResendRequest(st: SessionState, acts: SessionAction[], msg: FixMessag
   }
   const serving = st.serving;
   const replaying = st.servingAtArrival ?? serving;
-  if (st.settings.IgnoreDuplicateResendRequests && replaying !== null && begin >= replaying.begin && end <= replaying.end) {
+  if (
+    st.settings.IgnoreDuplicateResendRequests &&
+    replaying !== null &&
+    begin >= replaying.begin &&
+    end <= replaying.end
+  ) {
     acts.push({
       type: "notice",
       notice: { kind: "warning", text: `ignored duplicate ResendRequest ${begin}..${end} (already replaying)` },
@@ -817,12 +826,15 @@ function onResendData(
 
 function generateGapFill(st: SessionState, acts: SessionAction[], seq: number, newSeqNo: number, now: number): void {
   const ts = timestamp(st, now);
-  sendAgain(st, acts, now, seq, MsgType.SequenceReset, [Tag.NewSeqNo, newSeqNo, Tag.GapFillFlag, "Y"], [
-    Tag.PossDupFlag,
-    "Y",
-    Tag.OrigSendingTime,
-    ts,
-  ]);
+  sendAgain(
+    st,
+    acts,
+    now,
+    seq,
+    MsgType.SequenceReset,
+    [Tag.NewSeqNo, newSeqNo, Tag.GapFillFlag, "Y"],
+    [Tag.PossDupFlag, "Y", Tag.OrigSendingTime, ts],
+  );
 }
 
 /** Resends a stored application message: same MsgSeqNum and body, PossDupFlag=Y, OrigSendingTime = its SendingTime. */
@@ -907,7 +919,13 @@ function onTimer(st: SessionState, acts: SessionAction[], now: number): void {
     }
   }
   if (!st.receivedLogon) {
-    if (st.initiator && st.status === Status.Connecting && st.enabled && now >= st.nextConnectAt && !st.storeResetting) {
+    if (
+      st.initiator &&
+      st.status === Status.Connecting &&
+      st.enabled &&
+      now >= st.nextConnectAt &&
+      !st.storeResetting
+    ) {
       if (sched === null || sched.isInSession(now)) {
         st.nextConnectAt = Number.POSITIVE_INFINITY;
         acts.push({ type: "connect" });
@@ -946,7 +964,8 @@ export function nextDeadline(st: SessionState, now: number): number {
   const s = st.settings;
   let t = Number.POSITIVE_INFINITY;
   if (st.schedule !== null) t = Math.min(t, now + 1000);
-  if (st.health === Health.Degraded && st.healthySince > 0) t = Math.min(t, st.healthySince + s.DegradedRecoverySeconds * 1000);
+  if (st.health === Health.Degraded && st.healthySince > 0)
+    t = Math.min(t, st.healthySince + s.DegradedRecoverySeconds * 1000);
   if (!st.receivedLogon) {
     if (st.status === Status.Connecting && st.enabled) t = Math.min(t, st.nextConnectAt);
     if (st.status === Status.LogonSent) t = Math.min(t, st.logonSentAt + s.LogonTimeout * 1000);

@@ -1,7 +1,7 @@
-import { Encoder, type FieldList, type FixMessage, Parser, formatUtcTimestamp } from "@fixmesh/fix";
+import { Encoder, type FieldList, type FixMessage, formatUtcTimestamp, Parser } from "@fixmesh/fix";
 import type { StoredMessage } from "../store/store.js";
 import type { SessionSchedulePort } from "./schedule-port.js";
-import { type SessionSettings, resolveSettings } from "./settings.js";
+import { resolveSettings, type SessionSettings } from "./settings.js";
 import { createSession, nextDeadline, step } from "./step.js";
 import type { SessionAction, SessionEvent, SessionState } from "./types.js";
 
@@ -47,12 +47,17 @@ export class CoreHarness {
   ev(e: SessionEvent): SessionAction[] {
     const { actions } = step(this.st, e, this.now);
     this.actions.push(...actions);
-    for (const a of actions) if (a.type === "send" && a.persist) this.stored.push({ seq: a.seq, msgType: a.msgType, bytes: a.bytes });
+    for (const a of actions)
+      if (a.type === "send" && a.persist) this.stored.push({ seq: a.seq, msgType: a.msgType, bytes: a.bytes });
     return actions;
   }
 
   /** Builds a counterparty message; `seq` defaults to their next number. */
-  msg(msgType: string, body: FieldList = [], o: { seq?: number; header?: FieldList; sendingTime?: number } = {}): FixMessage {
+  msg(
+    msgType: string,
+    body: FieldList = [],
+    o: { seq?: number; header?: FieldList; sendingTime?: number } = {},
+  ): FixMessage {
     const seq = o.seq ?? this.theirSeq;
     this.theirSeq = Math.max(this.theirSeq, seq + 1);
     const bytes = this.them.encode(msgType, seq, formatUtcTimestamp(o.sendingTime ?? this.now, 3), body, o.header);
@@ -62,7 +67,11 @@ export class CoreHarness {
   }
 
   /** Delivers a counterparty message and returns the actions. */
-  recv(msgType: string, body: FieldList = [], o: { seq?: number; header?: FieldList; sendingTime?: number } = {}): SessionAction[] {
+  recv(
+    msgType: string,
+    body: FieldList = [],
+    o: { seq?: number; header?: FieldList; sendingTime?: number } = {},
+  ): SessionAction[] {
     return this.ev({ type: "message", msg: this.msg(msgType, body, o) });
   }
 
