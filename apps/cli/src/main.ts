@@ -12,7 +12,8 @@ commands:
   start     run the embedded demo: a venue and a client session in one process, on file stores,
             logging on, exchanging orders and executions over loopback FIX 4.4
             --orders N      orders to send (default 5)
-            --chaos gap     drop one ExecutionReport on the wire and watch the session recover it
+            --chaos gap     (default) drop one ExecutionReport on the wire and watch the session recover it
+            --chaos none    a clean run
             --data DIR      where the file stores live (default .fixmesh/demo)
   help      this text`;
 
@@ -24,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
         args: rest,
         options: {
           orders: { type: "string", default: "5" },
-          chaos: { type: "string", default: "none" },
+          chaos: { type: "string", default: "gap" },
           data: { type: "string", default: ".fixmesh/demo" },
         },
       });
@@ -34,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       if (values.chaos !== "none" && values.chaos !== "gap") {
-        console.error(`--chaos: must be "gap" (or omitted), got "${values.chaos}"`);
+        console.error(`--chaos: must be "gap" or "none", got "${values.chaos}"`);
         return 2;
       }
       const r = await runDemo({ dataDir: values.data, orders, chaos: values.chaos, print: (l) => console.log(l) });

@@ -57,6 +57,11 @@ export interface SessionSettings {
   ReconnectMaxTries: number;
   LogonTimeout: number;
   LogoutTimeout: number;
+  /**
+   * FIX 4.4+: put NextExpectedMsgSeqNum(789) in our Logon, and act on the counterparty's — resend what it has
+   * not seen without waiting for a ResendRequest, and refuse a number beyond what we ever sent.
+   */
+  SendNextExpectedMsgSeqNum: boolean;
   /** Force the next expected inbound / next outbound MsgSeqNum at start (operator recovery). */
   InSeqNum?: number;
   OutSeqNum?: number;
@@ -106,6 +111,7 @@ export const DEFAULT_SETTINGS: Omit<
   DegradedBacklog: 1000,
   DegradedRecoverySeconds: 5,
   ResendLoopLimit: 3,
+  SendNextExpectedMsgSeqNum: false,
 };
 
 const BEGIN_STRINGS = ["FIX.4.0", "FIX.4.1", "FIX.4.2", "FIX.4.3", "FIX.4.4", "FIXT.1.1"];

@@ -73,6 +73,31 @@ describe("logon", () => {
   });
 });
 
+describe("NextExpectedMsgSeqNum (789)", () => {
+  it("acceptor puts 789 in its Logon answer and replays what the counterparty says it never received", () => {
+    const h = new CoreHarness({ SendNextExpectedMsgSeqNum: true }, { nextSenderSeq: 4, nextTargetSeq: 3 });
+    h.stored.push(
+      ...[1, 2, 3].map((seq) => ({ seq, msgType: "D", bytes: h.msg("D", [11, `O${seq}`], { seq: 90 + seq }).raw })),
+    );
+    h.ev({ type: "connected" });
+    const acts = h.recv("A", [98, 0, 108, 30, 789, 2], { seq: 3 });
+    assert.deepEqual(sent(acts), ["35=A|34=4|98=0|108=30|789=4"]);
+    assert.deepEqual(kinds(acts), ["send", "loadResend"]);
+    const replay = h.serveLoads(acts);
+    assert.deepEqual(sent(replay).length, 2);
+    assert.match(sent(replay)[0], /^35=D\|34=2\|43=Y/);
+  });
+
+  it("goes SAFE and logs out when 789 is beyond anything we sent", () => {
+    const h = new CoreHarness({ SendNextExpectedMsgSeqNum: true }, { nextSenderSeq: 4, nextTargetSeq: 1 });
+    h.ev({ type: "connected" });
+    const acts = h.recv("A", [98, 0, 108, 30, 789, 9]);
+    assert.ok(kinds(acts).includes("disconnect"));
+    assert.match(sent(acts)[1], /NextExpectedMsgSeqNum\(789\) 9 is beyond/);
+    assert.equal(h.st.health, Health.Safe);
+  });
+});
+
 describe("sequence numbers", () => {
   it("sends ResendRequest for 5..9 when 10 arrives after 4, then processes the queued 10", () => {
     const h = new CoreHarness();

@@ -331,6 +331,12 @@ function generateLogon(st: SessionState, acts: SessionAction[], now: number, ans
       }
     }
   }
+  if (s.SendNextExpectedMsgSeqNum && versionAtLeast(s.BeginString, "FIX.4.4")) {
+    // Our Logon has not been counted yet: 789 is the number we expect next, after the Logon we are answering.
+    const expected = answerTo === undefined ? st.nextTargetSeq : st.nextTargetSeq + 1;
+    body.push(Tag.NextExpectedMsgSeqNum, expected);
+    redacted?.push(Tag.NextExpectedMsgSeqNum, expected);
+  }
   if (st.settings.BeginString === "FIXT.1.1" && s.DefaultApplVerID !== undefined) {
     body.push(Tag.DefaultApplVerID, s.DefaultApplVerID);
     redacted?.push(Tag.DefaultApplVerID, s.DefaultApplVerID);
@@ -412,6 +418,34 @@ function onLogon(st: SessionState, acts: SessionAction[], msg: FixMessage, now: 
   } else {
     st.nextTargetSeq++;
     nextQueued(st, acts, now);
+  }
+  if (st.settings.SendNextExpectedMsgSeqNum) onNextExpected(st, acts, msg, now);
+}
+
+/**
+ * NextExpectedMsgSeqNum(789) in the counterparty's Logon (FIX 4.4): messages of ours from that number on never
+ * reached it, so replay them now (as if asked by a ResendRequest); a number beyond anything we sent means the two
+ * sides disagree about history — never skip silently: Logout, disconnect, SAFE.
+ */
+function onNextExpected(st: SessionState, acts: SessionAction[], msg: FixMessage, now: number): void {
+  const next = msg.getInt(Tag.NextExpectedMsgSeqNum);
+  if (next === undefined || Number.isNaN(next)) return;
+  // Our Logon answer (if any) has just taken a number; the counterparty cannot have expected it yet.
+  const lastBeforeLogon = st.initiator ? st.nextSenderSeq - 1 : st.nextSenderSeq - 2;
+  if (next > lastBeforeLogon + 1) {
+    const text = `NextExpectedMsgSeqNum(789) ${next} is beyond the last MsgSeqNum we sent (${lastBeforeLogon})`;
+    generateLogout(st, acts, now, text);
+    st.safeReason = text;
+    disconnect(st, acts, text, now);
+    return;
+  }
+  if (next <= lastBeforeLogon) {
+    acts.push({
+      type: "notice",
+      notice: { kind: "warning", text: `counterparty expects ${next}: replaying ${next}..${lastBeforeLogon}` },
+    });
+    if (st.serving !== null) st.serveQueue.push({ begin: next, end: lastBeforeLogon });
+    else startServing(st, acts, next, lastBeforeLogon);
   }
 }
 
