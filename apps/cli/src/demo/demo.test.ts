@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { runDemo } from "./demo.js";
+
+const dir = mkdtempSync(join(tmpdir(), "fixmesh-demo-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("fixmesh start (the embedded demo)", () => {
+  it("fills every order and recovers the gap it forces on the wire", async () => {
+    const lines: string[] = [];
+    const r = await runDemo({ dataDir: join(dir, "a"), orders: 3, chaos: "gap", print: (l) => lines.push(l) });
+    assert.deepEqual(r, { orders: 3, fills: 3, recovered: true });
+    assert.ok(lines.some((l) => l.includes("gap detected")));
+    assert.ok(lines.some((l) => l.includes("PossDupFlag=Y")));
+  });
+
+  it("continues the sequence numbers of the previous run (file stores)", async () => {
+    const lines: string[] = [];
+    const data = join(dir, "b");
+    await runDemo({ dataDir: data, orders: 1, chaos: "none", print: () => undefined });
+    await runDemo({ dataDir: data, orders: 1, chaos: "none", print: (l) => lines.push(l) });
+    const logon = lines.find((l) => l.includes("logged on: next outbound seq"));
+    assert.ok(logon);
+    const m = /next outbound seq (\d+)/.exec(logon);
+    assert.ok(m && Number(m[1]) > 2, `outbound numbers restarted: ${logon}`);
+  });
+
+  it("runs from the command line and exits 0", () => {
+    const main = fileURLToPath(new URL("../main.js", import.meta.url));
+    const r = spawnSync(process.execPath, [main, "start", "--orders", "2", "--data", join(dir, "c")], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /2 orders, 2 fills, gap recovered/);
+  });
+
+  it("refuses a bad option with a clear message", () => {
+    const main = fileURLToPath(new URL("../main.js", import.meta.url));
+    const r = spawnSync(process.execPath, [main, "start", "--orders", "zero"], { encoding: "utf8", timeout: 10_000 });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--orders: must be a whole number/);
+  });
+});
