@@ -212,6 +212,30 @@ describe("engine over loopback TCP", () => {
   });
 });
 
+describe("inbound checkpoint", () => {
+  it("persists the expected inbound MsgSeqNum even when only receiving", async () => {
+    const venue = await startVenue();
+    const backing = new MemoryBacking();
+    const client = await startClient(venue.port, { store: new MemoryStore({ backing }) });
+    try {
+      await waitFor(
+        () => client.runner.state.health === Health.Live && venue.runner.state.health === Health.Live,
+        5000,
+        "logon",
+      );
+      for (let i = 0; i < 5; i++) await venue.runner.send(MsgType.News, [Tag.Headline, `h${i}`]);
+      await waitFor(() => client.received.length === 5, 5000, "five news messages");
+      const expected = client.runner.state.nextTargetSeq;
+      await waitFor(() => backing.state?.nextTargetSeq === expected, 2000, "checkpoint in the store");
+      const reopened = await new MemoryStore({ backing }).open(Date.now());
+      assert.equal(reopened.nextTargetSeq, expected);
+    } finally {
+      await client.runner.stop(500);
+      await venue.stop();
+    }
+  });
+});
+
 describe("crash recovery (real process, SIGKILL)", () => {
   const child = fileURLToPath(new URL("./testing/crash-child.js", import.meta.url));
 

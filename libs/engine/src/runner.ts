@@ -230,6 +230,9 @@ export class SessionRunner implements SessionHandle {
     } finally {
       this.draining = false;
     }
+    // The inbound checkpoint: messages received in this turn advance the expected number in the store with the
+    // next commit, even when nothing is sent (one commit per event-loop turn, not per message).
+    if (this.state.nextTargetSeq !== this.committedTarget && !this.state.storeResetting) this.queueFlush();
     this.armTimer(now);
   }
 
