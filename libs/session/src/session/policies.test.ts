@@ -74,7 +74,9 @@ describe("connection lifecycle", () => {
     }
     // 1, 2, 4, 8, 8 seconds, each shortened by at most 25 % jitter.
     const bases = [1000, 2000, 4000, 8000, 8000];
-    delays.forEach((d, i) => assert.ok(d <= bases[i] && d >= bases[i] * 0.75, `attempt ${i + 1}: ${d} ms`));
+    for (const [i, d] of delays.entries()) {
+      assert.ok(d <= bases[i] && d >= bases[i] * 0.75, `attempt ${i + 1}: ${d} ms`);
+    }
   });
 
   it("gives up after ReconnectMaxTries failed attempts", () => {
