@@ -3,7 +3,7 @@
  */
 export { ConfigError, StaleEpochError, StoreConflictError, StoreCorruptError } from "./errors.js";
 export { type ScheduleConfig, ScheduleConfigError, SessionSchedule } from "./schedule/schedule.js";
-export { businessRejectFor, isAdmin, REJECT_TEXT, reverseRoute } from "./session/messages.js";
+export { businessRejectFor, isAdmin, reverseRoute } from "./session/messages.js";
 export type { SessionSchedulePort } from "./session/schedule-port.js";
 export {
   DEFAULT_SETTINGS,

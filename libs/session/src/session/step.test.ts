@@ -290,11 +290,7 @@ describe("validation and routing", () => {
   it("rejects a CompID problem with 373=9 and logs out", () => {
     const h = new CoreHarness();
     h.logon();
-    const m = h.msg("0");
-    const bad = Buffer.from(m.raw.toString("latin1").replace("49=TW", "49=XX"), "latin1");
-    const { Parser } = require_fix();
-    const parsed = new Parser().parse(fixChecksum(bad));
-    assert.ok(typeof parsed !== "string");
+    const parsed = h.tampered("0", (t) => t.replace("49=TW", "49=XX"));
     const acts = h.ev({ type: "message", msg: parsed });
     assert.deepEqual(sent(acts), ["35=3|34=2|45=2|58=CompID problem|372=0|373=9", "35=5|34=3"]);
   });
@@ -344,17 +340,3 @@ describe("schedule", () => {
     assert.deepEqual(kinds(h.ev({ type: "timer" })), ["connect"]);
   });
 });
-
-// --- helpers for hand-made malformed inputs
-import * as fix from "@fixmesh/fix";
-
-function require_fix() {
-  return fix;
-}
-function fixChecksum(b: Buffer): Buffer {
-  const s = b.toString("latin1");
-  const i = s.lastIndexOf("10=");
-  let sum = 0;
-  for (let k = 0; k < i; k++) sum += s.charCodeAt(k);
-  return Buffer.from(`${s.slice(0, i)}10=${String(sum % 256).padStart(3, "0")}\x01`, "latin1");
-}

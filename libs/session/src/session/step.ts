@@ -1,10 +1,19 @@
-import { Encoder, type FieldList, type FixMessage, MsgType, Parser, parseUtcTimestamp, Tag } from "@fixmesh/fix";
+import {
+  Encoder,
+  type FieldList,
+  type FixMessage,
+  MsgType,
+  Parser,
+  parseUtcTimestamp,
+  rejectReasonText,
+  type SessionRejectReason,
+  Tag,
+} from "@fixmesh/fix";
 import type { StoredMessage, StoreState } from "../store/store.js";
 import { updateHealth } from "./health.js";
 import {
   HEADER_TAGS,
   isAdmin,
-  REJECT_TEXT,
   RejectReason,
   reverseRoute,
   sendAgain,
@@ -732,7 +741,8 @@ function generateReject(
   const seqStr = msg.get(Tag.MsgSeqNum);
   const seq = seqStr !== undefined && seqStr !== "" ? Number(seqStr) : Number.NaN;
   if (type !== MsgType.Logon && type !== MsgType.SequenceReset && seq === st.nextTargetSeq) st.nextTargetSeq++;
-  const text = REJECT_TEXT[reason] ?? fallbackText ?? "Rejected";
+  const text =
+    reason >= 0 && reason <= 17 ? rejectReasonText(reason as SessionRejectReason) : (fallbackText ?? "Rejected");
   const fix42 = versionAtLeast(bs, "FIX.4.2");
   // 373 exists in FIX 4.2 only for reasons 0–11; from FIX 4.3 on for all.
   const with373 = fix42 && (bs !== "FIX.4.2" || reason <= 11);

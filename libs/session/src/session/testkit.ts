@@ -66,6 +66,22 @@ export class CoreHarness {
     return m;
   }
 
+  /**
+   * A counterparty message whose text was edited after encoding (a wrong CompID, another BeginString…), with
+   * BodyLength and CheckSum made right again so that only the edit is wrong.
+   */
+  tampered(msgType: string, edit: (text: string) => string, body: FieldList = []): FixMessage {
+    const text = edit(this.msg(msgType, body).raw.toString("latin1"));
+    const head = text.slice(0, text.indexOf("\x0135=") + 1);
+    const rest = text.slice(head.length, text.lastIndexOf("10="));
+    const withLength = `${head.slice(0, head.indexOf("\x019=") + 3)}${rest.length}\x01${rest}`;
+    let sum = 0;
+    for (let i = 0; i < withLength.length; i++) sum += withLength.charCodeAt(i);
+    const m = this.parser.parse(Buffer.from(`${withLength}10=${String(sum % 256).padStart(3, "0")}\x01`, "latin1"));
+    if (typeof m === "string") throw new Error(`tampered message garbled: ${m}`);
+    return m;
+  }
+
   /** Delivers a counterparty message and returns the actions. */
   recv(
     msgType: string,
