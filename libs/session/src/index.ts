@@ -26,4 +26,11 @@ export {
 } from "./session/types.js";
 export { FileStore, type FileStoreOptions, FsyncPolicy, sessionDirName } from "./store/file.js";
 export { MemoryBacking, MemoryStore, type MemoryStoreOptions } from "./store/memory.js";
-export type { CommitBatch, MessageStore, StoredMessage, StoreState } from "./store/store.js";
+export type {
+  CommitBatch,
+  MessageStore,
+  OutboxEntry,
+  OutboxEvent,
+  StoredMessage,
+  StoreState,
+} from "./store/store.js";

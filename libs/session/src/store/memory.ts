@@ -1,7 +1,7 @@
 import { StaleEpochError } from "../errors.js";
 import { checkBatch, checkSeq } from "./batch.js";
 import { newCycleId } from "./cycle.js";
-import type { CommitBatch, MessageStore, StoredMessage, StoreState } from "./store.js";
+import type { CommitBatch, MessageStore, OutboxEntry, StoredMessage, StoreState } from "./store.js";
 
 /**
  * What a memory store keeps, outside any one `MemoryStore` instance: hand the same backing to a new
@@ -14,6 +14,10 @@ export class MemoryBacking {
   epoch = 0;
   /** @internal seq → message, owned copies. */
   readonly messages = new Map<number, StoredMessage>();
+  /** @internal outbox events not yet acknowledged, ascending pos; survives resets. */
+  outbox: OutboxEntry[] = [];
+  /** @internal last outbox position handed out. */
+  outboxPos = 0;
 }
 
 export interface MemoryStoreOptions {
@@ -69,6 +73,29 @@ export class MemoryStore implements MessageStore {
       messages.set(m.seq, { seq: m.seq, msgType: m.msgType, bytes: Buffer.from(m.bytes) });
     s.nextSenderSeq = batch.nextSenderSeq;
     s.nextTargetSeq = batch.nextTargetSeq;
+    const b = this.backing;
+    for (const e of batch.events ?? []) {
+      b.outbox.push({
+        id: e.id,
+        subject: e.subject,
+        payload: Buffer.from(e.payload),
+        headers: e.headers,
+        pos: ++b.outboxPos,
+      });
+    }
+  }
+
+  async readOutbox(limit: number): Promise<OutboxEntry[]> {
+    this.state();
+    return this.backing.outbox.slice(0, Math.max(0, limit));
+  }
+
+  async ackOutbox(upToPos: number): Promise<void> {
+    this.writable();
+    const o = this.backing.outbox;
+    let i = 0;
+    while (i < o.length && o[i].pos <= upToPos) i++;
+    if (i > 0) o.splice(0, i);
   }
 
   async getRange(begin: number, end: number): Promise<StoredMessage[]> {

@@ -36,6 +36,24 @@ export interface StoreState {
   epoch: number;
 }
 
+/**
+ * An event for the bus, kept in the store's outbox until the bus has accepted it. Recorded in the same atomic
+ * commit as the messages and sequence numbers it describes, so a crash can neither publish an event for
+ * something that was not persisted nor lose the event of something that was.
+ */
+export interface OutboxEvent {
+  /** Deduplication id on the bus (`<session>:<cycle>:<in|out>:<seq>` for messages). */
+  id: string;
+  subject: string;
+  payload: Buffer;
+  headers?: Record<string, string>;
+}
+
+/** An outbox event with its position: positions only grow, across cycles and resets. */
+export interface OutboxEntry extends OutboxEvent {
+  pos: number;
+}
+
 /** What one `commit` persists, atomically. */
 export interface CommitBatch {
   /** Outbound messages, in ascending MsgSeqNum order; may be empty (a checkpoint-only commit). */
@@ -44,6 +62,8 @@ export interface CommitBatch {
   nextSenderSeq: number;
   /** Next expected inbound MsgSeqNum after the messages received so far (the inbound checkpoint). */
   nextTargetSeq: number;
+  /** Events to add to the outbox, in order (may be absent or empty). */
+  events?: readonly OutboxEvent[];
 }
 
 export interface MessageStore {
@@ -63,5 +83,12 @@ export interface MessageStore {
   setSequences(nextSenderSeq: number, nextTargetSeq: number): Promise<void>;
   /** Drops stored messages with seq < `belowSeq` (retention). */
   trim(belowSeq: number): Promise<void>;
+  /**
+   * The oldest `limit` outbox events not yet acknowledged, in order. The outbox survives `reset` (a new cycle
+   * must not lose the previous cycle's unpublished events) and restarts.
+   */
+  readOutbox?(limit: number): Promise<OutboxEntry[]>;
+  /** Drops outbox events with pos ≤ `upToPos` (the bus has accepted them). Fenced like every write. */
+  ackOutbox?(upToPos: number): Promise<void>;
   close(): Promise<void>;
 }

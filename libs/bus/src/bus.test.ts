@@ -1,0 +1,161 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import type { Delivered } from "./bus.js";
+import { type BusEvent, messageEventId, messageSubject, sessionToken, subjectMatches } from "./events.js";
+import { InProcessBus } from "./in-process.js";
+import { JetStreamBus } from "./jetstream.js";
+import { type OutboxEntry, OutboxPublisher, type OutboxSource } from "./publisher.js";
+
+const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+const rand = () => Math.random().toString(36).slice(2, 10);
+
+function ev(prefix: string, i: number): BusEvent {
+  return { id: `${prefix}:${i}`, subject: `${prefix}.s.out.D`, payload: Buffer.from(`m${i}`), headers: { n: String(i) } };
+}
+
+describe("subjects", () => {
+  it("turns a session id into a single subject token", () => {
+    assert.equal(sessionToken("FIX.4.4:CLIENT->VENUE"), "FIX_4_4_CLIENT_VENUE");
+    assert.equal(messageSubject("FIX.4.4:A->B", "in", "8"), "fix.FIX_4_4_A_B.in.8");
+    assert.equal(messageEventId("s", "c1", "out", 7), "s:c1:out:7");
+  });
+
+  it("matches NATS wildcards", () => {
+    assert.ok(subjectMatches("fix.>", "fix.a.in.8"));
+    assert.ok(subjectMatches("fix.*.in.*", "fix.a.in.8"));
+    assert.ok(!subjectMatches("fix.*.out.*", "fix.a.in.8"));
+    assert.ok(!subjectMatches("fix.a", "fix.a.in"));
+  });
+});
+
+describe("in-process bus", () => {
+  it("delivers in order, drops an id seen within the duplicate window, and replays from a position", async () => {
+    const bus = new InProcessBus();
+    const got: Delivered[] = [];
+    await bus.subscribe("t.>", (d) => got.push(d));
+    const r = await bus.publish([ev("t", 1), ev("t", 2), ev("t", 1)]);
+    assert.deepEqual(r, { accepted: 2, duplicates: 1 });
+    assert.deepEqual(got.map((d) => d.id), ["t:1", "t:2"]);
+    const replay: string[] = [];
+    await bus.subscribe("t.>", (d) => replay.push(d.id), { fromSeq: 2 });
+    assert.deepEqual(replay, ["t:2"]);
+  });
+});
+
+describe("JetStream bus (real NATS)", () => {
+  it("publishes a batch with acknowledgements and drops a republished id", async () => {
+    const prefix = `t${rand()}`;
+    const bus = await JetStreamBus.connect({ servers: NATS_URL, stream: `FIXTEST_${prefix}`, subjects: [`${prefix}.>`] });
+    try {
+      const got: Delivered[] = [];
+      await bus.subscribe(`${prefix}.>`, (d) => got.push(d), { fromSeq: 1 });
+      const first = await bus.publish(Array.from({ length: 50 }, (_, i) => ev(prefix, i)));
+      assert.deepEqual(first, { accepted: 50, duplicates: 0 });
+      const again = await bus.publish([ev(prefix, 3), ev(prefix, 50)]);
+      assert.deepEqual(again, { accepted: 1, duplicates: 1 });
+      const deadline = Date.now() + 5000;
+      while (got.length < 51 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(
+        got.map((d) => d.id),
+        Array.from({ length: 51 }, (_, i) => `${prefix}:${i}`),
+      );
+      assert.equal(got[7].headers?.n, "7");
+      assert.equal(Buffer.from(got[7].payload).toString(), "m7");
+    } finally {
+      await bus.deleteStream();
+      await bus.close();
+    }
+  });
+});
+
+/** An outbox held in memory for the publisher test (the store's outbox plays this role in production). */
+class ArrayOutbox implements OutboxSource {
+  entries: OutboxEntry[] = [];
+  private pos = 0;
+  add(e: BusEvent): void {
+    this.entries.push({ ...e, pos: ++this.pos });
+  }
+  async readOutbox(limit: number): Promise<OutboxEntry[]> {
+    return this.entries.slice(0, limit);
+  }
+  async ackOutbox(upTo: number): Promise<void> {
+    this.entries = this.entries.filter((e) => e.pos > upTo);
+  }
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const a = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  return typeof a === "object" && a !== null ? a.port : 0;
+}
+
+describe("outbox publisher across a NATS outage (own nats-server process)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "fixmesh-nats-"));
+  let server: ChildProcess | null = null;
+  after(() => {
+    server?.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function startNats(port: number): Promise<void> {
+    server = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], { stdio: "ignore" });
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        const b = await JetStreamBus.connect({ servers: `nats://127.0.0.1:${port}`, stream: "PROBE", subjects: ["probe.>"], connectTimeoutMs: 500 });
+        await b.close();
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  it("keeps events while NATS is down and publishes them in order, once each, when it returns", async () => {
+    const port = await freePort();
+    await startNats(port);
+    const url = `nats://127.0.0.1:${port}`;
+    const bus = await JetStreamBus.connect({ servers: url, stream: "FIX", subjects: ["fix.>"], timeoutMs: 1000 });
+    const outbox = new ArrayOutbox();
+    const publisher = new OutboxPublisher(outbox, bus, { batch: 20, retryMinMs: 50, retryMaxMs: 200, idleMs: 50 });
+    publisher.start();
+    try {
+      const e = (i: number): BusEvent => ({ id: `s:c1:out:${i}`, subject: "fix.s.out.D", payload: Buffer.from(String(i)) });
+      for (let i = 1; i <= 30; i++) outbox.add(e(i));
+      publisher.notify();
+      const until = async (cond: () => boolean, what: string) => {
+        const deadline = Date.now() + 15_000;
+        while (!cond()) {
+          if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      await until(() => outbox.entries.length === 0, "first 30 published");
+      server?.kill("SIGKILL");
+      for (let i = 31; i <= 60; i++) outbox.add(e(i));
+      publisher.notify();
+      await until(() => publisher.stats.failures > 0, "publish failures while NATS is down");
+      assert.ok(outbox.entries.length > 0, "events wait in the outbox");
+      await startNats(port);
+      await until(() => outbox.entries.length === 0, "backlog published after NATS returned");
+      const check = await JetStreamBus.connect({ servers: url, stream: "FIX", subjects: ["fix.>"] });
+      const got: string[] = [];
+      await check.subscribe("fix.>", (d) => got.push(d.id), { fromSeq: 1 });
+      await until(() => got.length >= 60, "all 60 in the stream");
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(got, Array.from({ length: 60 }, (_, i) => `s:c1:out:${i + 1}`));
+      await check.close();
+    } finally {
+      await publisher.stop();
+      await bus.close();
+    }
+  });
+});

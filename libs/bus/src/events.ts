@@ -1,0 +1,48 @@
+/**
+ * FIX events as they travel on the bus: subject `fix.<session>.in.<MsgType>`, `fix.<session>.out.<MsgType>` or
+ * `fix.<session>.state`, an id that makes a republish after a crash a duplicate
+ * (`<session>:<cycle>:<in|out>:<seq>`), a payload and headers (trace context).
+ */
+export interface BusEvent {
+  /** Deduplication id (JetStream Nats-Msg-Id). */
+  id: string;
+  subject: string;
+  payload: Uint8Array;
+  headers?: Record<string, string>;
+}
+
+/**
+ * A subject token for a session id: NATS subjects cannot hold `.`, `*`, `>` or spaces, so every run of other
+ * characters becomes one `_` (`FIX.4.4:CLIENT->VENUE` → `FIX_4_4_CLIENT_VENUE`). Session ids that differ only
+ * in punctuation would share a token; the connector refuses such a configuration.
+ */
+export function sessionToken(sessionId: string): string {
+  return sessionId.replace(/[^A-Za-z0-9]+/g, "_");
+}
+
+export type Direction = "in" | "out";
+
+/** The subject of a FIX message event. MsgTypes are letters and digits, safe as a token. */
+export function messageSubject(session: string, dir: Direction, msgType: string): string {
+  return `fix.${sessionToken(session)}.${dir}.${msgType}`;
+}
+
+export function stateSubject(session: string): string {
+  return `fix.${sessionToken(session)}.state`;
+}
+
+export function messageEventId(session: string, cycle: string, dir: Direction, seq: number): string {
+  return `${session}:${cycle}:${dir}:${seq}`;
+}
+
+/** NATS subject matching: `*` one token, `>` the rest. */
+export function subjectMatches(filter: string, subject: string): boolean {
+  const f = filter.split(".");
+  const s = subject.split(".");
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === ">") return s.length > i;
+    if (i >= s.length) return false;
+    if (f[i] !== "*" && f[i] !== s[i]) return false;
+  }
+  return f.length === s.length;
+}

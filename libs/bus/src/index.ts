@@ -1,0 +1,16 @@
+/**
+ * @fixmesh/bus — events: the in-process bus (embedded default), NATS JetStream, and the outbox publisher.
+ */
+export type { Delivered, EventBus, Subscription } from "./bus.js";
+export {
+  type BusEvent,
+  type Direction,
+  messageEventId,
+  messageSubject,
+  sessionToken,
+  stateSubject,
+  subjectMatches,
+} from "./events.js";
+export { InProcessBus } from "./in-process.js";
+export { JetStreamBus, type JetStreamBusOptions } from "./jetstream.js";
+export { type OutboxEntry, type OutboxSource, OutboxPublisher, type PublisherStats } from "./publisher.js";

@@ -1,0 +1,325 @@
+import {
+  type CommitBatch,
+  type MessageStore,
+  StaleEpochError,
+  StoreConflictError,
+  StoreCorruptError,
+  type StoredMessage,
+  type StoreState,
+} from "@fixmesh/session";
+import type { Cluster, Redis, RedisOptions } from "ioredis";
+import { checkBatch, checkSeq, MAX_SEQ } from "./batch.js";
+import { createRedisClient, REDIS_CLIENT_DEFAULTS, whenReady } from "./client.js";
+import { checkNow, newCycleId } from "./cycle.js";
+import { StoreUnavailableError } from "./errors.js";
+import { type SessionKeys, sessionKeys } from "./keys.js";
+import { memberLength, readMember, writeMember } from "./record.js";
+import { type StateReply, type StoreCommands, withScripts } from "./scripts.js";
+
+export interface RedisStoreOptions {
+  /**
+   * The Redis to use: an ioredis client (`Redis`, or `Cluster`) that the caller owns and `close()` leaves open —
+   * give it a `commandTimeout` and no offline queue, see REDIS_CLIENT_DEFAULTS — or a `redis://`/`rediss://` URL
+   * for a client the store creates with those defaults and quits on `close()`. One client can serve many sessions.
+   */
+  redis: Redis | Cluster | string;
+  /** The session id; its keys carry it as their hash tag. */
+  session: string;
+  /** First part of every key. Default `"fixmesh"`. */
+  prefix?: string;
+  /**
+   * Most outbound messages kept in the log; each commit drops the oldest beyond it (the seqs stay). Default:
+   * no limit within a cycle (a reset empties the log).
+   */
+  retention?: number;
+  /** Only with a URL: ms a command may wait for its reply. Default 2,000 (REDIS_CLIENT_DEFAULTS). */
+  commandTimeout?: number;
+  /** Only with a URL: more ioredis options (TLS, username/password, db), applied over REDIS_CLIENT_DEFAULTS. */
+  clientOptions?: RedisOptions;
+}
+
+/** Messages per ZRANGEBYSCORE of getRange: a long range goes in slices, so one reply never blocks Redis long. */
+const RANGE_CHUNK = 4_096;
+
+const META_FIELDS = ["nextSenderSeq", "nextTargetSeq", "cycle", "creationTime", "epoch"] as const;
+
+const noop = () => {};
+
+/**
+ * The message store for clustered deployments: a session's sequence numbers and outbound log in Redis, every
+ * write one fenced Lua script (one round trip), keys under the session's hash tag so it runs on Redis Cluster.
+ *
+ * Operations reach Redis in call order even when callers do not await, and without waiting for each other's
+ * replies (one connection keeps order), except that `open`, `fence` and `reset` — which change what the
+ * instance writes with (epoch, cycle) — hold back later operations until they complete.
+ */
+export class RedisStore implements MessageStore {
+  readonly kind = "redis";
+  readonly session: string;
+  readonly keys: SessionKeys;
+  /** The client the store writes through (its own when created from a URL). */
+  readonly redis: Redis | Cluster;
+  private readonly client: (Redis | Cluster) & StoreCommands;
+  private readonly owned: boolean;
+  /** The retention as a ZREMRANGEBYRANK stop index ('-1001' keeps 1,000), '' for none. */
+  private readonly retentionStop: string;
+  /** This writer's epoch: the session's at open, or the one it fenced with. */
+  private epoch = 0;
+  /** The cycle this writer writes to; undefined until open (and after close). */
+  private cycle: string | undefined;
+  /** Settles when the last open/fence/reset has; every operation is sent after it. */
+  private gate: Promise<void> = Promise.resolve();
+  /** The owned client's last connection error, named in StoreUnavailableError (ioredis reports it as an event). */
+  private lastConnectionError: Error | undefined;
+
+  constructor(opts: RedisStoreOptions) {
+    this.session = opts.session;
+    this.keys = sessionKeys(opts.prefix ?? "fixmesh", opts.session);
+    if (opts.retention !== undefined) checkSeq("retention", opts.retention);
+    this.retentionStop = opts.retention === undefined ? "" : String(-(opts.retention + 1));
+    if (typeof opts.redis === "string") {
+      const client = createRedisClient(opts.redis, {
+        ...opts.clientOptions,
+        ...(opts.commandTimeout !== undefined && { commandTimeout: opts.commandTimeout }),
+      });
+      client.on("error", (err: Error) => {
+        this.lastConnectionError = err;
+      });
+      client.on("ready", () => {
+        this.lastConnectionError = undefined;
+      });
+      this.redis = client;
+      this.owned = true;
+    } else {
+      this.redis = opts.redis;
+      this.owned = false;
+    }
+    this.client = withScripts(this.redis);
+  }
+
+  async open(now: number): Promise<StoreState> {
+    const cycle = newCycleId(now);
+    return this.barrier(async () => {
+      try {
+        const opts = this.redis.options as { connectTimeout?: number };
+        await whenReady(this.redis, opts.connectTimeout ?? REDIS_CLIENT_DEFAULTS.connectTimeout);
+      } catch (err) {
+        throw this.failure("open", err);
+      }
+      const reply = await this.call("open", 0, () => this.client.fixmeshStoreOpen(this.keys.meta, cycle, String(now)));
+      const state = this.parseState(reply);
+      this.epoch = state.epoch;
+      this.cycle = state.cycle;
+      return state;
+    });
+  }
+
+  async fence(epoch: number): Promise<void> {
+    checkSeq("epoch", epoch, 0);
+    return this.barrier(async () => {
+      this.openCycle();
+      const reply = await this.call("fence", epoch, () => this.client.fixmeshStoreFence(this.keys.meta, String(epoch)));
+      // The new leader takes over the session as it is now, including a reset the old leader made after our open.
+      this.cycle = this.parseState(reply).cycle;
+      this.epoch = epoch;
+    });
+  }
+
+  async commit(batch: CommitBatch): Promise<void> {
+    checkBatch(batch);
+    // Encoded now, into one buffer: the store's own copy, since the engine reuses its encode buffers as soon as
+    // this call returns.
+    const outbound = batch.outbound;
+    let size = 0;
+    for (const m of outbound) size += memberLength(m);
+    const args: (string | Buffer)[] = [String(batch.nextSenderSeq), String(batch.nextTargetSeq), this.retentionStop];
+    if (outbound.length > 0) {
+      const buf = Buffer.allocUnsafe(size);
+      let at = 0;
+      for (const m of outbound) {
+        const end = writeMember(buf, at, m);
+        args.push(String(m.seq), buf.subarray(at, end));
+        at = end;
+      }
+    }
+    return this.later(async () => {
+      const cycle = this.openCycle();
+      const epoch = this.epoch;
+      await this.call("commit", epoch, () =>
+        this.client.fixmeshStoreCommit(this.keys.meta, this.keys.out(cycle), String(epoch), cycle, ...args),
+      );
+    });
+  }
+
+  async getRange(begin: number, end: number): Promise<StoredMessage[]> {
+    return this.later(async () => {
+      const key = this.keys.out(this.openCycle());
+      const out: StoredMessage[] = [];
+      const lo = Math.max(1, Math.ceil(begin));
+      if (!(end >= lo)) return out;
+      const hi = end >= MAX_SEQ ? "+inf" : String(Math.floor(end));
+      let from = String(lo);
+      for (;;) {
+        const chunk = await this.call("getRange", this.epoch, () =>
+          this.redis.zrangebyscoreBuffer(key, from, hi, "LIMIT", 0, RANGE_CHUNK),
+        );
+        for (const member of chunk) out.push(readMember(member, key));
+        if (chunk.length < RANGE_CHUNK) return out;
+        from = `(${out[out.length - 1].seq}`;
+      }
+    });
+  }
+
+  async reset(now: number, next?: { nextSenderSeq?: number; nextTargetSeq?: number }): Promise<StoreState> {
+    checkNow(now);
+    const nextSenderSeq = next?.nextSenderSeq ?? 1;
+    const nextTargetSeq = next?.nextTargetSeq ?? 1;
+    checkSeq("nextSenderSeq", nextSenderSeq);
+    checkSeq("nextTargetSeq", nextTargetSeq);
+    return this.barrier(async () => {
+      const old = this.openCycle();
+      const epoch = this.epoch;
+      // After `old`, which the script proves is still the session's cycle: cycle ids sort in creation order.
+      const cycle = newCycleId(now, old);
+      const reply = await this.call("reset", epoch, () =>
+        this.client.fixmeshStoreReset(
+          this.keys.meta,
+          this.keys.out(old),
+          this.keys.out(cycle),
+          String(epoch),
+          old,
+          cycle,
+          String(now),
+          String(nextSenderSeq),
+          String(nextTargetSeq),
+        ),
+      );
+      const state = this.parseState(reply);
+      this.cycle = state.cycle;
+      return state;
+    });
+  }
+
+  async setSequences(nextSenderSeq: number, nextTargetSeq: number): Promise<void> {
+    checkSeq("nextSenderSeq", nextSenderSeq);
+    checkSeq("nextTargetSeq", nextTargetSeq);
+    return this.later(async () => {
+      const cycle = this.openCycle();
+      const epoch = this.epoch;
+      await this.call("setSequences", epoch, () =>
+        this.client.fixmeshStoreSetSequences(
+          this.keys.meta,
+          String(epoch),
+          cycle,
+          String(nextSenderSeq),
+          String(nextTargetSeq),
+        ),
+      );
+    });
+  }
+
+  async trim(belowSeq: number): Promise<void> {
+    if (Number.isNaN(belowSeq)) throw new RangeError("trim: belowSeq must be a number, got NaN");
+    const below = Number.isFinite(belowSeq) ? String(belowSeq) : belowSeq > 0 ? "+inf" : "-inf";
+    return this.later(async () => {
+      const cycle = this.openCycle();
+      const epoch = this.epoch;
+      await this.call("trim", epoch, () =>
+        this.client.fixmeshStoreTrim(this.keys.meta, this.keys.out(cycle), String(epoch), cycle, below),
+      );
+    });
+  }
+
+  /** Ends this instance's use of the session; quits the client only if the store created it from a URL. */
+  async close(): Promise<void> {
+    return this.barrier(async () => {
+      this.cycle = undefined;
+      if (!this.owned || this.redis.status === "end") return;
+      const redis = this.redis;
+      if (redis.status === "ready") {
+        const ended = new Promise((resolve) => redis.once("end", resolve));
+        let quit = false;
+        try {
+          await redis.quit();
+          quit = true;
+        } catch {
+          // QUIT failed (the link dropped meanwhile): nothing left to say goodbye to; disconnect below.
+        }
+        if (quit) {
+          await ended; // resolves once the socket is closed, so close() leaves no handle behind
+          return;
+        }
+      }
+      // Not connected (connecting, or waiting to reconnect): stops the reconnect timer.
+      redis.disconnect();
+    });
+  }
+
+  /** Sends `op` after the last open/fence/reset completed, in call order with every other operation. */
+  private later<T>(op: () => Promise<T>): Promise<T> {
+    return this.gate.then(op);
+  }
+
+  /** Like `later`, and holds back every later operation until this one completes. */
+  private barrier<T>(op: () => Promise<T>): Promise<T> {
+    const p = this.gate.then(op);
+    this.gate = p.then(noop, noop);
+    return p;
+  }
+
+  private openCycle(): string {
+    if (this.cycle === undefined) throw new Error(`redis store ${this.session} is not open`);
+    return this.cycle;
+  }
+
+  /** Runs one Redis call, turning what it throws into the store's typed errors. */
+  private async call<T>(op: string, epoch: number, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw this.failure(op, err, epoch);
+    }
+  }
+
+  /** The one place a Redis failure becomes a store error. */
+  private failure(op: string, err: unknown, epoch = this.epoch): Error {
+    if (err instanceof Error && err.name === "ReplyError") {
+      const m = /^FIXMESH_(STALE|CYCLE|GONE)(?: (.*))?$/.exec(err.message);
+      if (m !== null) {
+        switch (m[1]) {
+          case "STALE":
+            return new StaleEpochError(this.session, epoch, Number(m[2]));
+          case "CYCLE":
+            return new StoreConflictError(
+              this.keys.meta,
+              `${op}: the session was reset to cycle ${m[2]} by another writer with the same epoch; this writer's cycle ${this.cycle} is gone (reopen)`,
+            );
+          default:
+            return new StoreConflictError(this.keys.meta, `${op}: the session's metadata is missing (deleted?)`);
+        }
+      }
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    const last = this.lastConnectionError;
+    const detail =
+      last !== undefined && last.message !== message ? `${message} (last connection error: ${last.message})` : message;
+    return new StoreUnavailableError(this.session, op, detail, { cause: err });
+  }
+
+  private parseState(reply: StateReply): StoreState {
+    const values = META_FIELDS.map((field, i) => {
+      const v = reply[i];
+      if (typeof v !== "string" || v === "" || (field !== "cycle" && !Number.isFinite(Number(v)))) {
+        throw new StoreCorruptError(this.keys.meta, `field ${field} is ${JSON.stringify(v ?? null)}`);
+      }
+      return v;
+    });
+    return {
+      nextSenderSeq: Number(values[0]),
+      nextTargetSeq: Number(values[1]),
+      cycle: values[2],
+      creationTime: Number(values[3]),
+      epoch: Number(values[4]),
+    };
+  }
+}
