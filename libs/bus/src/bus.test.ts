@@ -15,7 +15,12 @@ const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 const rand = () => Math.random().toString(36).slice(2, 10);
 
 function ev(prefix: string, i: number): BusEvent {
-  return { id: `${prefix}:${i}`, subject: `${prefix}.s.out.D`, payload: Buffer.from(`m${i}`), headers: { n: String(i) } };
+  return {
+    id: `${prefix}:${i}`,
+    subject: `${prefix}.s.out.D`,
+    payload: Buffer.from(`m${i}`),
+    headers: { n: String(i) },
+  };
 }
 
 describe("subjects", () => {
@@ -40,7 +45,10 @@ describe("in-process bus", () => {
     await bus.subscribe("t.>", (d) => got.push(d));
     const r = await bus.publish([ev("t", 1), ev("t", 2), ev("t", 1)]);
     assert.deepEqual(r, { accepted: 2, duplicates: 1 });
-    assert.deepEqual(got.map((d) => d.id), ["t:1", "t:2"]);
+    assert.deepEqual(
+      got.map((d) => d.id),
+      ["t:1", "t:2"],
+    );
     const replay: string[] = [];
     await bus.subscribe("t.>", (d) => replay.push(d.id), { fromSeq: 2 });
     assert.deepEqual(replay, ["t:2"]);
@@ -50,7 +58,11 @@ describe("in-process bus", () => {
 describe("JetStream bus (real NATS)", () => {
   it("publishes a batch with acknowledgements and drops a republished id", async () => {
     const prefix = `t${rand()}`;
-    const bus = await JetStreamBus.connect({ servers: NATS_URL, stream: `FIXTEST_${prefix}`, subjects: [`${prefix}.>`] });
+    const bus = await JetStreamBus.connect({
+      servers: NATS_URL,
+      stream: `FIXTEST_${prefix}`,
+      subjects: [`${prefix}.>`],
+    });
     try {
       const got: Delivered[] = [];
       await bus.subscribe(`${prefix}.>`, (d) => got.push(d), { fromSeq: 1 });
@@ -109,7 +121,12 @@ describe("outbox publisher across a NATS outage (own nats-server process)", () =
     const deadline = Date.now() + 10_000;
     for (;;) {
       try {
-        const b = await JetStreamBus.connect({ servers: `nats://127.0.0.1:${port}`, stream: "PROBE", subjects: ["probe.>"], connectTimeoutMs: 500 });
+        const b = await JetStreamBus.connect({
+          servers: `nats://127.0.0.1:${port}`,
+          stream: "PROBE",
+          subjects: ["probe.>"],
+          connectTimeoutMs: 500,
+        });
         await b.close();
         return;
       } catch (err) {
@@ -128,7 +145,11 @@ describe("outbox publisher across a NATS outage (own nats-server process)", () =
     const publisher = new OutboxPublisher(outbox, bus, { batch: 20, retryMinMs: 50, retryMaxMs: 200, idleMs: 50 });
     publisher.start();
     try {
-      const e = (i: number): BusEvent => ({ id: `s:c1:out:${i}`, subject: "fix.s.out.D", payload: Buffer.from(String(i)) });
+      const e = (i: number): BusEvent => ({
+        id: `s:c1:out:${i}`,
+        subject: "fix.s.out.D",
+        payload: Buffer.from(String(i)),
+      });
       for (let i = 1; i <= 30; i++) outbox.add(e(i));
       publisher.notify();
       const until = async (cond: () => boolean, what: string) => {
@@ -151,7 +172,10 @@ describe("outbox publisher across a NATS outage (own nats-server process)", () =
       await check.subscribe("fix.>", (d) => got.push(d.id), { fromSeq: 1 });
       await until(() => got.length >= 60, "all 60 in the stream");
       await new Promise((r) => setTimeout(r, 200));
-      assert.deepEqual(got, Array.from({ length: 60 }, (_, i) => `s:c1:out:${i + 1}`));
+      assert.deepEqual(
+        got,
+        Array.from({ length: 60 }, (_, i) => `s:c1:out:${i + 1}`),
+      );
       await check.close();
     } finally {
       await publisher.stop();

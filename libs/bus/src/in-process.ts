@@ -40,7 +40,11 @@ export class InProcessBus implements EventBus {
     return { accepted, duplicates };
   }
 
-  async subscribe(filter: string, handler: (e: Delivered) => void, opts: { fromSeq?: number } = {}): Promise<Subscription> {
+  async subscribe(
+    filter: string,
+    handler: (e: Delivered) => void,
+    opts: { fromSeq?: number } = {},
+  ): Promise<Subscription> {
     const sub = { filter, handler };
     if (opts.fromSeq !== undefined) {
       for (const d of this.log) if (d.seq >= opts.fromSeq && subjectMatches(filter, d.subject)) handler(d);

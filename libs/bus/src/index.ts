@@ -13,4 +13,4 @@ export {
 } from "./events.js";
 export { InProcessBus } from "./in-process.js";
 export { JetStreamBus, type JetStreamBusOptions } from "./jetstream.js";
-export { type OutboxEntry, type OutboxSource, OutboxPublisher, type PublisherStats } from "./publisher.js";
+export { type OutboxEntry, OutboxPublisher, type OutboxSource, type PublisherStats } from "./publisher.js";

@@ -3,12 +3,11 @@ import {
   DeliverPolicy,
   type JetStreamClient,
   type JetStreamManager,
-  type PubAck,
   jetstream,
   jetstreamManager,
+  type PubAck,
 } from "@nats-io/jetstream";
-import { type NatsConnection, headers as natsHeaders } from "@nats-io/transport-node";
-import { connect } from "@nats-io/transport-node";
+import { connect, type NatsConnection, headers as natsHeaders } from "@nats-io/transport-node";
 import type { Delivered, EventBus, Subscription } from "./bus.js";
 import type { BusEvent } from "./events.js";
 
@@ -91,7 +90,11 @@ export class JetStreamBus implements EventBus {
     return { accepted, duplicates };
   }
 
-  async subscribe(filter: string, handler: (e: Delivered) => void, opts: { fromSeq?: number } = {}): Promise<Subscription> {
+  async subscribe(
+    filter: string,
+    handler: (e: Delivered) => void,
+    opts: { fromSeq?: number } = {},
+  ): Promise<Subscription> {
     // An ephemeral pull consumer with a single filter subject (NATS 2.9 has no filter_subjects).
     const info = await this.jsm.consumers.add(this.stream, {
       ack_policy: AckPolicy.None,
