@@ -212,6 +212,77 @@ describe("engine over loopback TCP", () => {
   });
 });
 
+describe("message listeners", () => {
+  it("onMessage listeners see each inbound application message after the application, and stop when removed", async () => {
+    const venue = await startVenue();
+    const client = await startClient(venue.port);
+    try {
+      await waitFor(() => client.runner.state.health === Health.Live, 5000, "logon");
+      const seen: Array<[string | undefined, number, boolean]> = [];
+      const off = client.runner.onMessage((m, possDup) => {
+        seen.push([m.get(Tag.ClOrdID), client.received.length, possDup]);
+      });
+      await client.runner.send(MsgType.NewOrderSingle, [Tag.ClOrdID, "L1", Tag.Symbol, "IBM"]);
+      await waitFor(() => seen.length === 1, 5000, "listener called");
+      off();
+      await client.runner.send(MsgType.NewOrderSingle, [Tag.ClOrdID, "L2", Tag.Symbol, "IBM"]);
+      await waitFor(() => client.received.length === 2, 5000, "second execution report");
+      // The application had already received the message (1 in its list) when the listener ran.
+      assert.deepEqual(seen, [["L1", 1, false]]);
+    } finally {
+      await client.runner.stop(500);
+      await venue.stop();
+    }
+  });
+});
+
+describe("events in the outbox", () => {
+  it("records every message in and out and every state change, with the password masked", async () => {
+    const venue = await startVenue();
+    const store = new MemoryStore();
+    const runner = await SessionRunner.start({
+      settings: settings("initiator", { Username: "trader", Password: "hunter2" }),
+      store,
+      events: true,
+      connect: tcpConnector([{ host: "127.0.0.1", port: venue.port }]),
+      schedule: null,
+    });
+    let commits = 0;
+    runner.onCommit(() => commits++);
+    try {
+      await waitFor(() => runner.state.health === Health.Live, 5000, "logon");
+      await runner.send(MsgType.NewOrderSingle, [Tag.ClOrdID, "EV1", Tag.Symbol, "IBM"]);
+      await waitFor(() => venue.received.length === 1, 5000, "order at the venue");
+      await new Promise((r) => setTimeout(r, 50));
+      const outbox = await store.readOutbox(100);
+      const subjects = outbox.map((e) => e.subject);
+      assert.ok(subjects.includes("fix.FIX_4_4_CLIENT_VENUE.out.A"), subjects.join(" "));
+      assert.ok(subjects.includes("fix.FIX_4_4_CLIENT_VENUE.in.A"));
+      assert.ok(subjects.includes("fix.FIX_4_4_CLIENT_VENUE.out.D"));
+      assert.ok(subjects.includes("fix.FIX_4_4_CLIENT_VENUE.in.8"));
+      assert.ok(subjects.includes("fix.FIX_4_4_CLIENT_VENUE.state"));
+      const order = outbox.find((e) => e.subject.endsWith(".out.D"));
+      assert.ok(order);
+      const body = JSON.parse(order.payload.toString());
+      assert.equal(body.clOrdId, "EV1");
+      assert.equal(order.id, `FIX.4.4:CLIENT->VENUE:${body.cycle}:out:2`);
+      for (const e of outbox) {
+        assert.ok(!e.payload.toString().includes("hunter2"), "password in an event payload");
+        const raw = JSON.parse(e.payload.toString()).raw;
+        if (raw) assert.ok(!Buffer.from(raw, "base64").toString("latin1").includes("hunter2"), "password in raw bytes");
+      }
+      assert.ok(
+        outbox.every((e, i) => i === 0 || e.pos > outbox[i - 1].pos),
+        "positions grow",
+      );
+      assert.ok(commits > 0);
+    } finally {
+      await runner.stop(500);
+      await venue.stop();
+    }
+  });
+});
+
 describe("inbound checkpoint", () => {
   it("persists the expected inbound MsgSeqNum even when only receiving", async () => {
     const venue = await startVenue();

@@ -4,6 +4,7 @@ import {
   createSession,
   type MessageStore,
   nextDeadline,
+  type OutboxEvent,
   type SessionAction,
   type SessionEvent,
   type SessionNotice,
@@ -16,6 +17,7 @@ import {
   step,
   type Validator,
 } from "@fixmesh/session";
+import { messageEvent, stateEvent } from "./events/fix-events.js";
 
 /** What the application sees of a session. */
 export interface SessionHandle {
@@ -48,6 +50,11 @@ export interface SessionRunnerOptions {
   validate?: Validator | null;
   schedule?: SessionSchedulePort | null;
   framer?: FramerOptions;
+  /**
+   * Record an event for every message in and out and every state change in the store's outbox, in the same
+   * commit as the messages (ARCHITECTURE.md "Events"); an `OutboxPublisher` drains it to the bus.
+   */
+  events?: boolean;
   /** Initiators: how to open a connection (called when the core asks to connect). */
   connect?: Connector;
   logger?: RunnerLogger;
@@ -60,6 +67,7 @@ export type FramedEvent = { type: "message"; msg: FixMessage } | { type: "garble
 
 interface PendingBatch {
   outbound: StoredMessage[];
+  events: OutboxEvent[];
   wire: Buffer[];
   refs: Array<{ ref: SendRef; seq: number }>;
 }
@@ -97,7 +105,11 @@ export class SessionRunner implements SessionHandle {
   private socket: Socket | null = null;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Number.POSITIVE_INFINITY;
-  private pending: PendingBatch = { outbound: [], wire: [], refs: [] };
+  private pending: PendingBatch = { outbound: [], events: [], wire: [], refs: [] };
+  /** The store's current cycle (event ids carry it). */
+  private cycle: string;
+  private readonly events: boolean;
+  private readonly commitListeners = new Set<() => void>();
   private flushQueued = false;
   private io: Promise<void> = Promise.resolve();
   private committedTarget = 0;
@@ -107,8 +119,11 @@ export class SessionRunner implements SessionHandle {
   /** Set when a higher epoch fenced the store: this runner must never send again. */
   fenced: StaleEpochError | null = null;
   private readonly listeners = new Set<(n: SessionNotice) => void>();
+  private readonly messageListeners = new Set<(msg: FixMessage, possDup: boolean) => void>();
 
-  private constructor(opts: SessionRunnerOptions, state: SessionState) {
+  private constructor(opts: SessionRunnerOptions, state: SessionState, cycle: string) {
+    this.cycle = cycle;
+    this.events = opts.events === true;
     this.state = state;
     this.id = state.id;
     this.store = opts.store;
@@ -127,7 +142,7 @@ export class SessionRunner implements SessionHandle {
     const stored = await opts.store.open(now);
     const schedule = opts.schedule === undefined ? scheduleOf(opts.settings) : opts.schedule;
     const st = createSession(opts.settings, stored, now, { validate: opts.validate, schedule });
-    const r = new SessionRunner(opts, st);
+    const r = new SessionRunner(opts, st, stored.cycle);
     r.dispatch({ type: "timer" });
     return r;
   }
@@ -136,6 +151,26 @@ export class SessionRunner implements SessionHandle {
   onNotice(fn: (n: SessionNotice) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /**
+   * Inbound application messages, in sequence, after the application has seen each. Read the message inside
+   * the call: its field index lives in a shared parser buffer (`raw` itself may be kept).
+   */
+  onMessage(fn: (msg: FixMessage, possDup: boolean) => void): () => void {
+    this.messageListeners.add(fn);
+    return () => this.messageListeners.delete(fn);
+  }
+
+  /** Called after every commit that added events to the outbox (to wake the publisher). */
+  onCommit(fn: () => void): () => void {
+    this.commitListeners.add(fn);
+    return () => this.commitListeners.delete(fn);
+  }
+
+  /** The store, for the outbox publisher and operators. */
+  get messageStore(): MessageStore {
+    return this.store;
   }
 
   get connected(): boolean {
@@ -217,6 +252,9 @@ export class SessionRunner implements SessionHandle {
       if (ev.type === "send") (ev.ref as SendRef).reject(new SendRefusedError(`session ${this.id} is stopped`));
       return;
     }
+    if (this.events && ev.type === "message") {
+      this.pending.events.push(messageEvent(this.id, this.cycle, "in", ev.msg, this.now()));
+    }
     this.inbox.push(ev);
     if (this.draining) return;
     this.draining = true;
@@ -239,7 +277,11 @@ export class SessionRunner implements SessionHandle {
   private execute(a: SessionAction, now: number): void {
     switch (a.type) {
       case "send":
-        if (a.persist) this.pending.outbound.push({ seq: a.seq, msgType: a.msgType, bytes: a.stored ?? a.bytes });
+        if (a.persist) {
+          const stored = { seq: a.seq, msgType: a.msgType, bytes: a.stored ?? a.bytes };
+          this.pending.outbound.push(stored);
+          if (this.events) this.pending.events.push(messageEvent(this.id, this.cycle, "out", stored, now));
+        }
         this.pending.wire.push(a.bytes);
         if (a.ref !== undefined) this.pending.refs.push({ ref: a.ref as SendRef, seq: a.seq });
         this.queueFlush();
@@ -249,6 +291,13 @@ export class SessionRunner implements SessionHandle {
           this.app.onMessage?.(a.msg, this, a.possDup);
         } catch (err) {
           this.log?.error({ session: this.id, err, seq: a.msg.get(34) }, "application failed on a message");
+        }
+        for (const l of this.messageListeners) {
+          try {
+            l(a.msg, a.possDup);
+          } catch (err) {
+            this.log?.error({ session: this.id, err, seq: a.msg.get(34) }, "message listener failed");
+          }
         }
         // Queued behind whatever the application sent from its callback.
         this.dispatch({ type: "resume" });
@@ -282,7 +331,8 @@ export class SessionRunner implements SessionHandle {
       case "resetStore":
         this.flushNow();
         this.chain(async () => {
-          await this.store.reset(now, { nextSenderSeq: a.nextSenderSeq, nextTargetSeq: a.nextTargetSeq });
+          const fresh = await this.store.reset(now, { nextSenderSeq: a.nextSenderSeq, nextTargetSeq: a.nextTargetSeq });
+          this.cycle = fresh.cycle;
           this.committedTarget = a.nextTargetSeq;
           this.log?.info({ session: this.id, reason: a.reason }, "sequence numbers reset; new cycle");
           this.dispatch({ type: "storeReset" });
@@ -302,6 +352,10 @@ export class SessionRunner implements SessionHandle {
   }
 
   private emit(n: SessionNotice): void {
+    if (this.events) {
+      this.pending.events.push(stateEvent(this.id, this.cycle, n, this.now()));
+      this.queueFlush();
+    }
     if (n.kind === "warning" || n.kind === "garbled") this.log?.warn({ session: this.id, ...n }, n.kind);
     else this.log?.info({ session: this.id, ...n }, n.kind);
     try {
@@ -324,9 +378,15 @@ export class SessionRunner implements SessionHandle {
   /** Takes the pending batch now (so later actions stay behind it) and commits then writes it, in order. */
   private flushNow(): void {
     const st = this.state;
-    if (this.pending.wire.length === 0 && st.nextTargetSeq === this.committedTarget) return;
+    if (
+      this.pending.wire.length === 0 &&
+      this.pending.events.length === 0 &&
+      st.nextTargetSeq === this.committedTarget
+    ) {
+      return;
+    }
     const batch = this.pending;
-    this.pending = { outbound: [], wire: [], refs: [] };
+    this.pending = { outbound: [], events: [], wire: [], refs: [] };
     const nextSenderSeq = st.nextSenderSeq;
     const nextTargetSeq = st.nextTargetSeq;
     const socket = this.socket;
@@ -334,8 +394,9 @@ export class SessionRunner implements SessionHandle {
     this.chain(async () => {
       if (this.fenced) throw this.fenced;
       try {
-        if (batch.outbound.length > 0 || !st.storeResetting) {
-          await this.store.commit({ outbound: batch.outbound, nextSenderSeq, nextTargetSeq });
+        if (batch.outbound.length > 0 || batch.events.length > 0 || !st.storeResetting) {
+          await this.store.commit({ outbound: batch.outbound, nextSenderSeq, nextTargetSeq, events: batch.events });
+          if (batch.events.length > 0) for (const l of this.commitListeners) l();
         }
       } catch (err) {
         this.onStoreFailure(err, batch);

@@ -1,0 +1,106 @@
+import { type FixMessage, Parser, Tag } from "@fixmesh/fix";
+import type { OutboxEvent, SessionNotice } from "@fixmesh/session";
+
+/**
+ * The events a session publishes (ARCHITECTURE.md, "Events"): one per FIX message in and out, on
+ * `fix.<session>.in.<MsgType>` / `fix.<session>.out.<MsgType>` with id `<session>:<cycle>:<in|out>:<seq>`, and
+ * one per state change on `fix.<session>.state`. The payload is JSON: routing fields parsed once here, and the
+ * raw bytes (base64) with Password(554) and NewPassword(925) masked.
+ */
+export interface FixMessageEvent {
+  session: string;
+  cycle: string;
+  dir: "in" | "out";
+  seq: number;
+  msgType: string;
+  possDup: boolean;
+  sendingTime?: string;
+  /** When this process recorded it (epoch ms). */
+  at: number;
+  clOrdId?: string;
+  origClOrdId?: string;
+  orderId?: string;
+  execId?: string;
+  /** The message as sent or received, base64, secrets masked. */
+  raw: string;
+}
+
+export interface SessionStateEvent {
+  session: string;
+  cycle: string;
+  at: number;
+  notice: SessionNotice;
+}
+
+/** A NATS subject token for a session id (same rule as @fixmesh/bus `sessionToken`). */
+export function subjectToken(sessionId: string): string {
+  return sessionId.replace(/[^A-Za-z0-9]+/g, "_");
+}
+
+const SECRET_TAGS = [Tag.Password, Tag.NewPassword];
+
+/** The message with the values of Password(554) and NewPassword(925) replaced by `********`. */
+export function maskSecrets(raw: Buffer, extraTags: readonly number[] = []): Buffer {
+  const text = raw.toString("latin1");
+  let out = text;
+  for (const tag of [...SECRET_TAGS, ...extraTags]) {
+    out = out.replace(new RegExp(`(^|\\x01)${tag}=[^\\x01]*`, "g"), `$1${tag}=********`);
+  }
+  return out === text ? raw : Buffer.from(out, "latin1");
+}
+
+const parser = new Parser();
+
+export function messageEvent(
+  session: string,
+  cycle: string,
+  dir: "in" | "out",
+  msg: FixMessage | { seq: number; msgType: string; bytes: Buffer },
+  at: number,
+  extraSecretTags: readonly number[] = [],
+): OutboxEvent {
+  const m = "raw" in msg ? msg : parser.parse(msg.bytes);
+  const raw = "raw" in msg ? msg.raw : msg.bytes;
+  const seq = "raw" in msg ? (msg.getInt(Tag.MsgSeqNum) ?? 0) : msg.seq;
+  const msgType = "raw" in msg ? msg.msgType : msg.msgType;
+  const body: FixMessageEvent = {
+    session,
+    cycle,
+    dir,
+    seq,
+    msgType,
+    possDup: false,
+    at,
+    raw: maskSecrets(raw, extraSecretTags).toString("base64"),
+  };
+  if (typeof m !== "string") {
+    body.possDup = m.flag(Tag.PossDupFlag);
+    body.sendingTime = m.get(Tag.SendingTime);
+    const pick = (tag: number) => {
+      const v = m.get(tag);
+      return v === undefined || v === "" ? undefined : v;
+    };
+    body.clOrdId = pick(Tag.ClOrdID);
+    body.origClOrdId = pick(Tag.OrigClOrdID);
+    body.orderId = pick(Tag.OrderID);
+    body.execId = pick(Tag.ExecID);
+  }
+  return {
+    id: `${session}:${cycle}:${dir}:${seq}`,
+    subject: `fix.${subjectToken(session)}.${dir}.${msgType}`,
+    payload: Buffer.from(JSON.stringify(body)),
+  };
+}
+
+let stateCounter = 0;
+const processToken = Math.random().toString(36).slice(2, 10);
+
+export function stateEvent(session: string, cycle: string, notice: SessionNotice, at: number): OutboxEvent {
+  const body: SessionStateEvent = { session, cycle, at, notice };
+  return {
+    // Unique per process and event; the outbox keeps it, so a republish after a crash carries the same id.
+    id: `${session}:${cycle}:state:${processToken}-${at}-${++stateCounter}`,
+    subject: `fix.${subjectToken(session)}.state`,
+    payload: Buffer.from(JSON.stringify(body)),
+  };
+}
