@@ -1,0 +1,83 @@
+import { addGrpcService, reflectionPackageDefinition, SessionService } from "@fixmesh/contracts";
+import type { RunnerLogger } from "@fixmesh/engine";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation } from "grpc-health-check";
+import type { SessionRegistry } from "../registry.js";
+import type { IdempotencyOptions } from "./idempotency.js";
+import { SessionServiceHandlers } from "./session-service.js";
+
+export interface GrpcServerOptions {
+  registry: SessionRegistry;
+  /** Interface to bind, e.g. `0.0.0.0` or `127.0.0.1`. */
+  host: string;
+  /** 0: any free port (the chosen one is returned). */
+  port: number;
+  logger?: RunnerLogger;
+  /** Default: plaintext (inside the cluster network; TLS/mTLS comes with the deployment config). */
+  credentials?: ServerCredentials;
+  idempotency?: IdempotencyOptions;
+  /** Inbound application messages held per session for StreamMessages from a given point. Default 10,000. */
+  historySize?: number;
+  /** How long `close` lets calls in progress finish before cutting them. Default 2 s. */
+  closeGraceMs?: number;
+}
+
+export interface GrpcServerHandle {
+  readonly port: number;
+  /** Reports NOT_SERVING, ends open streams (UNAVAILABLE/SHUTTING_DOWN), lets unary calls finish, stops. */
+  close(): Promise<void>;
+}
+
+const SERVICE_NAME = SessionService.typeName;
+
+/** Serves SessionService, grpc.health.v1 and server reflection for the sessions of `registry`. */
+export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServerHandle> {
+  const log = opts.logger;
+  const server = new Server();
+  const handlers = new SessionServiceHandlers({
+    registry: opts.registry,
+    logger: log,
+    idempotency: opts.idempotency,
+    historySize: opts.historySize,
+  });
+  addGrpcService(server, SessionService, handlers.impl, {
+    onInternalError: (err, method) => log?.error({ err, method }, "gRPC call failed unexpectedly"),
+  });
+  const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
+  health.addToServer(server);
+  // @grpc/reflection reads only the file descriptors of a proto-loader package definition; ours come from the
+  // protobuf-es descriptors, so reflection describes exactly the contracts this server was built with.
+  new ReflectionService(reflectionPackageDefinition(SessionService) as never).addToServer(server);
+
+  const address = `${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${opts.port}`;
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(address, opts.credentials ?? ServerCredentials.createInsecure(), (err, p) => {
+      if (err) reject(new Error(`gRPC: cannot listen on ${address}: ${err.message}`, { cause: err }));
+      else resolve(p);
+    });
+  }).catch((err: unknown) => {
+    handlers.close();
+    throw err;
+  });
+  log?.info({ host: opts.host, port }, "gRPC SessionService listening");
+
+  let closed: Promise<void> | null = null;
+  return {
+    port,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        health.setStatus("", "NOT_SERVING");
+        health.setStatus(SERVICE_NAME, "NOT_SERVING");
+        handlers.close();
+        const timer = setTimeout(() => server.forceShutdown(), opts.closeGraceMs ?? 2000);
+        timer.unref();
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,442 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import {
+  ErrorReason,
+  type GrpcServiceImplOf,
+  RpcError,
+  type SendRequest,
+  SendRequestSchema,
+  type SendResponse,
+  SendResponseSchema,
+  type SendResult,
+  SendResultSchema,
+  type SendStreamRequest,
+  SendStreamResponseSchema,
+  type SessionService,
+  StreamMessagesResponseSchema,
+} from "@fixmesh/contracts";
+import { PersistFailedError, type RunnerLogger, SendRefusedError, type SessionRunner } from "@fixmesh/engine";
+import { StaleEpochError, Status } from "@fixmesh/session";
+import { status as Code, type ServerWritableStream } from "@grpc/grpc-js";
+import type { SessionRegistry } from "../registry.js";
+import { msgTypeProblem, toFieldList } from "./fields.js";
+import { IdempotencyKeys, type IdempotencyOptions } from "./idempotency.js";
+import { type InboundEntry, SessionTap } from "./session-tap.js";
+import { inTradingWindow, sessionView } from "./session-view.js";
+
+export interface SessionServiceOptions {
+  registry: SessionRegistry;
+  logger?: RunnerLogger;
+  idempotency?: IdempotencyOptions;
+  /** Inbound application messages held per session for StreamMessages from a given point. Default 10,000. */
+  historySize?: number;
+  /** SendStream: requests of one stream awaiting their result before the server stops reading. Default 4,096. */
+  maxInFlightPerStream?: number;
+  /** StreamMessages: frames queued for one slow reader before it is cut off (SLOW_CONSUMER). Default 1,024. */
+  maxQueuedFrames?: number;
+  now?: () => number;
+}
+
+const MAX_KEY_LENGTH = 256;
+/** Messages per StreamMessages frame when replaying history. */
+const REPLAY_FRAME = 256;
+
+type Impl = GrpcServiceImplOf<typeof SessionService>;
+
+/** What Send needs of the call it serves (unary or stream): whether it is over already. */
+interface CallState {
+  readonly cancelled: boolean;
+}
+
+/** A stream the service must end when the server closes. */
+type Closer = () => void;
+
+/**
+ * SessionService over a SessionRegistry: validates each request at the edge, maps it onto the session's
+ * runner, and maps the engine's typed errors onto status codes with reasons (see proto/fixmesh/v1/errors.proto).
+ */
+export class SessionServiceHandlers {
+  readonly impl: Impl;
+  private readonly registry: SessionRegistry;
+  private readonly log: RunnerLogger | undefined;
+  private readonly keys: IdempotencyKeys;
+  private readonly taps = new Map<SessionRunner, SessionTap>();
+  private readonly historySize: number;
+  private readonly maxInFlight: number;
+  private readonly maxQueuedFrames: number;
+  private readonly now: () => number;
+  private readonly streams = new Set<Closer>();
+  private closing = false;
+
+  constructor(opts: SessionServiceOptions) {
+    this.registry = opts.registry;
+    this.log = opts.logger;
+    this.now = opts.now ?? Date.now;
+    this.keys = new IdempotencyKeys({ now: this.now, ...opts.idempotency });
+    this.historySize = opts.historySize ?? 10_000;
+    this.maxInFlight = opts.maxInFlightPerStream ?? 4096;
+    this.maxQueuedFrames = opts.maxQueuedFrames ?? 1024;
+    // Watch every session from the start, so StreamMessages can serve what arrived before its first client.
+    for (const r of this.registry.list()) this.tapOf(r);
+    this.impl = {
+      listSessions: () => ({ sessions: this.registry.list().map((r) => sessionView(r, this.tapOf(r), this.now())) }),
+      getSession: (req) => {
+        const r = this.lookup(req.sessionId);
+        return { session: sessionView(r, this.tapOf(r), this.now()) };
+      },
+      send: (req, call) => this.send(req, "", call),
+      sendStream: (call) => this.sendStream(call),
+      streamMessages: (call) => this.streamMessages(call),
+      logout: (req, call) => {
+        const r = this.lookup(req.sessionId);
+        this.log?.warn({ session: r.id, reason: req.reason, peer: call.getPeer() }, "operator logout (gRPC)");
+        r.logout(req.reason);
+        return { session: sessionView(r, this.tapOf(r), this.now()) };
+      },
+      logon: (req, call) => {
+        const r = this.lookup(req.sessionId);
+        this.log?.warn({ session: r.id, peer: call.getPeer() }, "operator logon (gRPC)");
+        r.logon();
+        return { session: sessionView(r, this.tapOf(r), this.now()) };
+      },
+      resetSequence: (req, call) => {
+        const reason = req.reason.trim();
+        if (reason === "") throw RpcError.invalidField("reason", "is required: say why the numbers change");
+        if (req.nextSenderSeqNum === 0) throw RpcError.invalidField("next_sender_seq_num", "must be 1 or more");
+        if (req.nextTargetSeqNum === 0) throw RpcError.invalidField("next_target_seq_num", "must be 1 or more");
+        const r = this.lookup(req.sessionId);
+        const now = this.now();
+        if (!req.force && inTradingWindow(r.state, now)) {
+          throw new RpcError(
+            Code.FAILED_PRECONDITION,
+            ErrorReason.INSIDE_TRADING_WINDOW,
+            `session ${r.id} is inside its trading window; set force to reset anyway`,
+            { metadata: { session_id: r.id } },
+          );
+        }
+        const both = req.nextSenderSeqNum === undefined && req.nextTargetSeqNum === undefined;
+        const sender = both ? 1 : req.nextSenderSeqNum;
+        const target = both ? 1 : req.nextTargetSeqNum;
+        // Audited: who, why, what, and whether the trading-window guard was overridden.
+        this.log?.warn(
+          {
+            session: r.id,
+            reason,
+            force: req.force,
+            nextSenderSeq: sender,
+            nextTargetSeq: target,
+            peer: call.getPeer(),
+          },
+          "operator sequence reset (gRPC)",
+        );
+        r.setSequences(sender, target, reason);
+        return { session: sessionView(r, this.tapOf(r), now) };
+      },
+    };
+  }
+
+  /** Ends every open stream (UNAVAILABLE/SHUTTING_DOWN) and stops watching the sessions. */
+  close(): void {
+    this.closing = true;
+    for (const c of [...this.streams]) c();
+    this.streams.clear();
+    for (const t of this.taps.values()) t.close();
+    this.taps.clear();
+  }
+
+  private tapOf(r: SessionRunner): SessionTap {
+    let t = this.taps.get(r);
+    if (t === undefined) {
+      t = new SessionTap(r, this.historySize, this.now);
+      this.taps.set(r, t);
+    }
+    return t;
+  }
+
+  private lookup(id: string, field = "session_id"): SessionRunner {
+    if (id === "") throw RpcError.invalidField(field, "is required");
+    const r = this.registry.get(id);
+    if (r === undefined) {
+      throw new RpcError(Code.NOT_FOUND, ErrorReason.SESSION_NOT_FOUND, `no session ${id} on this connector`, {
+        metadata: { session_id: id },
+      });
+    }
+    return r;
+  }
+
+  /**
+   * One Send, unary or from a stream (`prefix` locates the request in a stream frame for error field paths).
+   * Everything up to `runner.send` runs synchronously, so a stream's messages get MsgSeqNums in request order.
+   */
+  private async send(req: SendRequest, prefix: string, call: CallState): Promise<SendResponse> {
+    if (req.sessionId === "") throw RpcError.invalidField(`${prefix}session_id`, "is required");
+    const problem = msgTypeProblem(req.msgType);
+    if (problem !== null) throw RpcError.invalidField(`${prefix}msg_type`, problem);
+    const body = toFieldList(req.fields, `${prefix}fields`, false);
+    const header =
+      req.headerFields.length > 0 ? toFieldList(req.headerFields, `${prefix}header_fields`, true) : undefined;
+    const key = req.idempotencyKey;
+    if (key.length > MAX_KEY_LENGTH) {
+      throw RpcError.invalidField(`${prefix}idempotency_key`, `is longer than ${MAX_KEY_LENGTH} characters`);
+    }
+    const r = this.lookup(req.sessionId, `${prefix}session_id`);
+    let fingerprint: Uint8Array | undefined;
+    if (key !== "") {
+      fingerprint = toBinary(SendRequestSchema, req);
+      const first = this.keys.get(r.id, key);
+      if (first !== undefined) {
+        if (!Buffer.from(first.fingerprint).equals(fingerprint)) {
+          throw new RpcError(
+            Code.INVALID_ARGUMENT,
+            ErrorReason.IDEMPOTENCY_KEY_REUSED,
+            `${prefix}idempotency_key: already used with a different request`,
+            { metadata: { session_id: r.id, field: `${prefix}idempotency_key` } },
+          );
+        }
+        return create(SendResponseSchema, { msgSeqNum: await first.seq, duplicate: true });
+      }
+    }
+    this.checkCanSend(r, call);
+    const seq = r.send(req.msgType, body, header).catch((err: unknown) => {
+      throw sendError(err, r);
+    });
+    if (fingerprint !== undefined) this.keys.set(r.id, key, { fingerprint, seq });
+    return create(SendResponseSchema, { msgSeqNum: await seq, duplicate: false });
+  }
+
+  /** Refusals known before the message is handed over: cheaper and with a precise reason. */
+  private checkCanSend(r: SessionRunner, call: CallState): void {
+    if (call.cancelled) {
+      // The deadline passed (or the client gave up) while the request waited: send nothing.
+      throw new RpcError(Code.DEADLINE_EXCEEDED, ErrorReason.CALL_ENDED_BEFORE_SEND, "the call ended before the send", {
+        metadata: { session_id: r.id },
+      });
+    }
+    if (r.fenced !== null) throw sendError(r.fenced, r);
+    const st = r.state;
+    if (st.safeReason !== null || st.status !== Status.LoggedOn) throw sendError(new SendRefusedError("refused"), r);
+  }
+
+  private sendStream(call: Parameters<Impl["sendStream"]>[0]): void {
+    interface Slot {
+      result: SendResult | undefined;
+    }
+    let queue: Slot[] = [];
+    let head = 0;
+    let inFlight = 0;
+    let paused = false;
+    let inputEnded = false;
+    let done = false;
+    let flushQueued = false;
+
+    const finish = (err?: RpcError): void => {
+      if (done) return;
+      done = true;
+      this.streams.delete(closer);
+      if (err !== undefined) call.emit("error", err.toServiceError());
+      else call.end();
+    };
+    const closer: Closer = () => {
+      flush();
+      finish(new RpcError(Code.UNAVAILABLE, ErrorReason.SHUTTING_DOWN, "the connector is shutting down"));
+    };
+    this.streams.add(closer);
+
+    // Results go out in request order, all those ready in one turn of the event loop in one frame.
+    const flush = (): void => {
+      flushQueued = false;
+      if (done) return;
+      const results: SendResult[] = [];
+      while (head < queue.length) {
+        const r = queue[head].result;
+        if (r === undefined) break;
+        results.push(r);
+        head++;
+      }
+      if (head > 1024 && head * 2 > queue.length) {
+        queue = queue.slice(head);
+        head = 0;
+      }
+      if (results.length > 0) call.write(create(SendStreamResponseSchema, { results }));
+      if (paused && inFlight <= this.maxInFlight / 2) {
+        paused = false;
+        call.resume();
+      }
+      if (inputEnded && head === queue.length) finish();
+    };
+    const settle = (slot: Slot, result: SendResult): void => {
+      slot.result = result;
+      inFlight--;
+      if (!flushQueued) {
+        flushQueued = true;
+        setImmediate(flush);
+      }
+    };
+
+    call.on("data", (frame: SendStreamRequest) => {
+      if (done) return;
+      for (let i = 0; i < frame.sends.length; i++) {
+        const item = frame.sends[i];
+        const correlationId = item.correlationId;
+        const slot: Slot = { result: undefined };
+        queue.push(slot);
+        inFlight++;
+        const sent =
+          item.send === undefined
+            ? Promise.reject(RpcError.invalidField(`sends[${i}].send`, "is required"))
+            : this.send(item.send, `sends[${i}].send.`, call);
+        sent.then(
+          (ok) => settle(slot, create(SendResultSchema, { correlationId, result: { case: "ok", value: ok } })),
+          (err: unknown) => {
+            if (!(err instanceof RpcError)) this.log?.error({ err }, "SendStream: unexpected failure");
+            settle(
+              slot,
+              create(SendResultSchema, {
+                correlationId,
+                result: { case: "error", value: RpcError.from(err).toStatus() },
+              }),
+            );
+          },
+        );
+      }
+      if (!paused && inFlight >= this.maxInFlight) {
+        // Stop reading until results drain: HTTP/2 flow control then slows the client down.
+        paused = true;
+        call.pause();
+      }
+    });
+    call.on("end", () => {
+      inputEnded = true;
+      if (!flushQueued) {
+        flushQueued = true;
+        setImmediate(flush);
+      }
+    });
+    call.on("cancelled", () => {
+      done = true;
+      this.streams.delete(closer);
+    });
+    call.on("error", () => {
+      done = true;
+      this.streams.delete(closer);
+    });
+  }
+
+  private streamMessages(call: ServerWritableStream<Parameters<Impl["streamMessages"]>[0]["request"], unknown>): void {
+    const req = call.request;
+    let tap: SessionTap;
+    let held: InboundEntry[];
+    const types = new Set<string>();
+    try {
+      req.msgTypes.forEach((t, i) => {
+        const problem = msgTypeProblem(t);
+        if (problem !== null) throw RpcError.invalidField(`msg_types[${i}]`, problem);
+        types.add(t);
+      });
+      const r = this.lookup(req.sessionId);
+      if (this.closing)
+        throw new RpcError(Code.UNAVAILABLE, ErrorReason.SHUTTING_DOWN, "the connector is shutting down");
+      tap = this.tapOf(r);
+      const from = req.fromMsgSeqNum;
+      const since = from === 0 ? [] : tap.since(from);
+      if (!Array.isArray(since)) {
+        throw new RpcError(
+          Code.OUT_OF_RANGE,
+          ErrorReason.HISTORY_UNAVAILABLE,
+          `session ${r.id}: messages before MsgSeqNum ${since.oldest} are not held here`,
+          { metadata: { session_id: r.id, oldest_msg_seq_num: String(since.oldest) } },
+        );
+      }
+      held = since;
+    } catch (err) {
+      call.emit("error", RpcError.from(err).toServiceError());
+      return;
+    }
+
+    const include = req.includeFields;
+    // Each MsgSeqNum goes out once: a message can be both held and in the batch of the turn it arrived in.
+    let cycle = tap.cycle;
+    let next = req.fromMsgSeqNum;
+    let done = false;
+    let unlisten = (): void => undefined;
+    const closer: Closer = () =>
+      stop(new RpcError(Code.UNAVAILABLE, ErrorReason.SHUTTING_DOWN, "the connector is shutting down"));
+    const stop = (err?: RpcError): void => {
+      if (done) return;
+      done = true;
+      unlisten();
+      this.streams.delete(closer);
+      if (err !== undefined) call.emit("error", err.toServiceError());
+    };
+    const write = (entries: readonly InboundEntry[]): void => {
+      if (done) return;
+      const messages = [];
+      for (const e of entries) {
+        if (e.cycle !== cycle) {
+          // The numbers were reset: the new cycle is all new.
+          cycle = e.cycle;
+          next = 0;
+        }
+        if (e.seq < next) continue;
+        next = e.seq + 1;
+        if (types.size === 0 || types.has(e.msgType)) messages.push(e.message(include));
+      }
+      if (messages.length === 0) return;
+      call.write(create(StreamMessagesResponseSchema, { messages }));
+      if (call.writableLength > this.maxQueuedFrames) {
+        stop(
+          new RpcError(Code.RESOURCE_EXHAUSTED, ErrorReason.SLOW_CONSUMER, "the reader fell too far behind", {
+            metadata: { session_id: tap.runner.id },
+          }),
+        );
+      }
+    };
+    this.streams.add(closer);
+    call.on("cancelled", () => stop());
+    call.on("error", () => stop());
+    // History, then live, registered in the same turn: nothing missed.
+    for (let i = 0; i < held.length && !done; i += REPLAY_FRAME) write(held.slice(i, i + REPLAY_FRAME));
+    if (!done) unlisten = tap.listen(write);
+  }
+}
+
+/** The engine's send failures as gRPC errors. Every one of them means nothing was sent. */
+function sendError(err: unknown, r: SessionRunner): RpcError {
+  const metadata = { session_id: r.id };
+  if (err instanceof StaleEpochError) {
+    return new RpcError(Code.UNAVAILABLE, ErrorReason.SESSION_FENCED, `session ${r.id}: ${err.message}`, {
+      metadata,
+      cause: err,
+    });
+  }
+  if (err instanceof PersistFailedError) {
+    return new RpcError(Code.UNAVAILABLE, ErrorReason.PERSIST_FAILED, err.message, { metadata, cause: err });
+  }
+  if (err instanceof SendRefusedError) {
+    const st = r.state;
+    if (st.safeReason !== null) {
+      return new RpcError(
+        Code.FAILED_PRECONDITION,
+        ErrorReason.SESSION_SAFE,
+        `session ${r.id} is SAFE: ${st.safeReason}`,
+        {
+          metadata,
+          cause: err,
+        },
+      );
+    }
+    if (st.status !== Status.LoggedOn) {
+      return new RpcError(
+        Code.FAILED_PRECONDITION,
+        ErrorReason.SESSION_NOT_LOGGED_ON,
+        `session ${r.id} is not logged on (${st.status})`,
+        { metadata: { ...metadata, status: st.status }, cause: err },
+      );
+    }
+    return new RpcError(Code.FAILED_PRECONDITION, ErrorReason.SEND_REFUSED, err.message, { metadata, cause: err });
+  }
+  if (err instanceof RpcError) return err;
+  return new RpcError(Code.INTERNAL, ErrorReason.INTERNAL, `session ${r.id}: send failed: ${String(err)}`, {
+    metadata,
+    cause: err,
+  });
+}

@@ -1,0 +1,41 @@
+/**
+ * @fixmesh/contracts — the gRPC contracts of fixmesh (protobuf-es v2 types generated from proto/ by
+ * `pnpm gen:proto`) and the adapter that serves and calls them with @grpc/grpc-js.
+ */
+
+// Errors: status code + ErrorInfo reason, on the wire and in stream results.
+export {
+  ERROR_DOMAIN,
+  type ErrorReasonName,
+  type FieldViolation,
+  RpcError,
+  type RpcErrorOptions,
+  STATUS_DETAILS_KEY,
+} from "./errors.js";
+
+// Generated messages, enums and service descriptors (src/gen, never edited by hand).
+export * from "./gen/fixmesh/v1/errors_pb.js";
+export * from "./gen/fixmesh/v1/fix_pb.js";
+export * from "./gen/fixmesh/v1/session_pb.js";
+export * from "./gen/google/rpc/error_details_pb.js";
+export * from "./gen/google/rpc/status_pb.js";
+
+// grpc-js adapter: serve and call protobuf-es services.
+export {
+  addGrpcService,
+  type ClientStreamingCall,
+  createGrpcClient,
+  type GrpcCallOptions,
+  type GrpcClient,
+  type GrpcClientConstructor,
+  type GrpcClientOf,
+  type GrpcImplementationOptions,
+  type GrpcServiceImpl,
+  type GrpcServiceImplOf,
+  grpcClientConstructor,
+  grpcImplementation,
+  grpcServiceDefinition,
+  type ReflectionPackageDefinition,
+  reflectionPackageDefinition,
+  type UnaryImpl,
+} from "./grpc.js";
