@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { ChaosProxy } from "@fixmesh/chaos";
 import { type FixMessage, MsgType, Tag } from "@fixmesh/fix";
 import {
   FileStore,
@@ -20,7 +21,7 @@ import {
 import { Acceptor } from "./acceptor.js";
 import { tcpConnector } from "./initiator.js";
 import { type SessionApplication, SessionRunner } from "./runner.js";
-import { FaultProxy, waitFor } from "./testing/harness.js";
+import { waitFor } from "./testing/harness.js";
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -111,13 +112,12 @@ describe("engine over loopback TCP", () => {
 
   it("recovers a message dropped on the wire: ResendRequest, then the copy arrives with PossDupFlag=Y", async () => {
     const venue = await startVenue();
-    const proxy = new FaultProxy(venue.port);
-    await proxy.listen();
+    const proxy = new ChaosProxy({ target: { host: "127.0.0.1", port: venue.port } });
+    await proxy.start();
     const client = await startClient(proxy.port);
     try {
       await waitFor(() => client.runner.state.health === Health.Live, 5000, "logon");
-      let dropped = 0;
-      proxy.dropFromServer = (type) => type === MsgType.ExecutionReport && dropped++ === 0;
+      proxy.toClient.drop({ msgType: MsgType.ExecutionReport });
       await client.runner.send(MsgType.NewOrderSingle, [Tag.ClOrdID, "A1", Tag.Symbol, "IBM"]);
       await client.runner.send(MsgType.NewOrderSingle, [Tag.ClOrdID, "A2", Tag.Symbol, "IBM"]);
       await waitFor(() => client.received.length === 2, 5000, "both execution reports");
@@ -132,19 +132,19 @@ describe("engine over loopback TCP", () => {
       assert.equal(client.runner.state.health, Health.Live);
     } finally {
       await client.runner.stop(500);
-      await proxy.close();
+      await proxy.stop();
       await venue.stop();
     }
   });
 
   it("detects a half-open link (stalled, not closed): TestRequest, then disconnect within 2 × HeartBtInt", async () => {
     const venue = await startVenue({ over: { HeartBtInt: 1 } });
-    const proxy = new FaultProxy(venue.port);
-    await proxy.listen();
+    const proxy = new ChaosProxy({ target: { host: "127.0.0.1", port: venue.port } });
+    await proxy.start();
     const client = await startClient(proxy.port, { over: { HeartBtInt: 1, ReconnectInterval: 30 } });
     try {
       await waitFor(() => client.runner.state.health === Health.Live, 5000, "logon");
-      proxy.stalled = true;
+      proxy.stall({ discard: true });
       const t0 = Date.now();
       await waitFor(() => client.runner.state.health !== Health.Live, 5000, "link declared dead");
       const took = Date.now() - t0;
@@ -152,15 +152,15 @@ describe("engine over loopback TCP", () => {
       assert.ok(client.runner.state.counters.testRequestsSent >= 1);
     } finally {
       await client.runner.stop(0);
-      await proxy.close();
+      await proxy.stop();
       await venue.stop();
     }
   });
 
   it("reconnects after the connection is cut and resumes the same sequence numbers", async () => {
     const venue = await startVenue();
-    const proxy = new FaultProxy(venue.port);
-    await proxy.listen();
+    const proxy = new ChaosProxy({ target: { host: "127.0.0.1", port: venue.port } });
+    await proxy.start();
     const client = await startClient(proxy.port, { over: { ReconnectInterval: 0.05 } });
     try {
       await waitFor(() => client.runner.state.health === Health.Live, 5000, "logon");
@@ -179,7 +179,7 @@ describe("engine over loopback TCP", () => {
       );
     } finally {
       await client.runner.stop(500);
-      await proxy.close();
+      await proxy.stop();
       await venue.stop();
     }
   });
