@@ -155,3 +155,29 @@ describe("inbound checks", () => {
     assert.equal(h.ev({ type: "send", msgType: "3", body: [45, 1, 58, "no"] })[0].type, "send");
   });
 });
+
+describe("notices", () => {
+  it("a counterparty Logout gives one logout notice, theirs, with their reason", () => {
+    const h = new CoreHarness();
+    h.logon();
+    const acts = h.recv("5", [58, "end of day"]);
+    const logouts = acts.filter((a) => a.type === "notice" && a.notice.kind === "logout");
+    assert.equal(logouts.length, 1);
+    assert.deepEqual(logouts[0].type === "notice" && logouts[0].notice, {
+      kind: "logout",
+      reason: "end of day",
+      initiatedBy: "them",
+    });
+  });
+
+  it("reports how many messages a ResendRequest resent and how many GapFills it took", () => {
+    const h = new CoreHarness();
+    h.logon();
+    h.ev({ type: "send", msgType: "D", body: [11, "A"] });
+    const out = h.serveLoads(h.recv("2", [7, 1, 16, 0]));
+    const served = out.find((a) => a.type === "notice" && a.notice.kind === "resendServed");
+    assert.ok(served && served.type === "notice" && served.notice.kind === "resendServed");
+    assert.equal(served.notice.resent, 1);
+    assert.equal(served.notice.gapFilled, 1);
+  });
+});

@@ -25,6 +25,7 @@ import type { SessionSchedulePort } from "./schedule-port.js";
 import { type SessionSettings, sessionIdOf } from "./settings.js";
 import {
   Health,
+  type ServeRange,
   type SessionAction,
   type SessionEvent,
   type SessionState,
@@ -364,11 +365,13 @@ function generateLogon(st: SessionState, acts: SessionAction[], now: number, ans
   if (answerTo === undefined) st.status = Status.LogonSent;
 }
 
-function generateLogout(st: SessionState, acts: SessionAction[], now: number, text: string): void {
+/** Our Logout. `answering`: it answers the counterparty's Logout, whose notice has already been given. */
+function generateLogout(st: SessionState, acts: SessionAction[], now: number, text: string, answering = false): void {
   sendNew(st, acts, now, MsgType.Logout, text ? [Tag.Text, text] : null);
   st.sentLogout = true;
   st.logoutSentAt = now;
   st.status = Status.LogoutSent;
+  if (answering) return;
   st.lastLogoutReason = text || "logout";
   acts.push({ type: "notice", notice: { kind: "logout", reason: text || "logout", initiatedBy: "us" } });
 }
@@ -463,7 +466,7 @@ function onLogout(st: SessionState, acts: SessionAction[], msg: FixMessage, now:
   const text = msg.get(Tag.Text) ?? "";
   if (!st.sentLogout) {
     acts.push({ type: "notice", notice: { kind: "logout", reason: text || "logout", initiatedBy: "them" } });
-    generateLogout(st, acts, now, "");
+    generateLogout(st, acts, now, "", true);
     st.lastLogoutReason = text ? `counterparty: ${text}` : "counterparty logout";
   }
   st.nextTargetSeq++;
@@ -810,7 +813,7 @@ function onResendRequest(st: SessionState, acts: SessionAction[], msg: FixMessag
 }
 
 function startServing(st: SessionState, acts: SessionAction[], begin: number, end: number): void {
-  st.serving = { begin, end, next: begin, gapStart: 0 };
+  st.serving = { begin, end, next: begin, gapStart: 0, resent: 0, gapFills: 0 };
   loadChunk(st, acts);
 }
 
@@ -843,7 +846,7 @@ function onResendData(
     if (isAdmin(m.msgType)) {
       if (gapStart === 0) gapStart = m.seq;
     } else {
-      if (gapStart !== 0) generateGapFill(st, acts, gapStart, m.seq, now);
+      if (gapStart !== 0) generateGapFill(st, acts, gapStart, m.seq, now, s);
       if (resendStored(st, acts, m, now)) resent++;
       else acts.push({ type: "notice", notice: { kind: "warning", text: `stored message ${m.seq} unreadable` } });
       gapStart = 0;
@@ -853,22 +856,31 @@ function onResendData(
   if (current <= end && gapStart === 0) gapStart = current;
   s.gapStart = gapStart;
   s.next = end + 1;
+  s.resent += resent;
   st.counters.messagesResent += resent;
   if (s.next <= s.end) {
     loadChunk(st, acts);
     return;
   }
-  if (gapStart !== 0) generateGapFill(st, acts, gapStart, s.end + 1, now);
+  if (gapStart !== 0) generateGapFill(st, acts, gapStart, s.end + 1, now, s);
   acts.push({
     type: "notice",
-    notice: { kind: "resendServed", begin: s.begin, end: s.end, resent: st.counters.messagesResent, gapFilled: 0 },
+    notice: { kind: "resendServed", begin: s.begin, end: s.end, resent: s.resent, gapFilled: s.gapFills },
   });
   st.serving = null;
   const next = st.serveQueue.shift();
   if (next !== undefined) startServing(st, acts, next.begin, Math.min(next.end, st.nextSenderSeq - 1));
 }
 
-function generateGapFill(st: SessionState, acts: SessionAction[], seq: number, newSeqNo: number, now: number): void {
+function generateGapFill(
+  st: SessionState,
+  acts: SessionAction[],
+  seq: number,
+  newSeqNo: number,
+  now: number,
+  serving: ServeRange,
+): void {
+  serving.gapFills++;
   const ts = timestamp(st, now);
   sendAgain(
     st,

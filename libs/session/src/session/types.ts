@@ -65,6 +65,9 @@ export interface ServeRange {
   next: number;
   /** First seq of a run of admin messages not yet covered by a GapFill, or 0. */
   gapStart: number;
+  /** Application messages resent and GapFills sent for this request so far. */
+  resent: number;
+  gapFills: number;
 }
 
 export interface SessionState {
