@@ -2,8 +2,10 @@
 /**
  * fixmesh — the command line.
  *   fixmesh start [--orders N] [--chaos gap] [--data DIR]   the embedded demo (venue + client in one process)
+ *   fixmesh connector --config FILE [--port N]               a connector, until SIGTERM/SIGINT
  */
 import { parseArgs } from "node:util";
+import { CONNECTOR_USAGE, runConnector } from "./connector.js";
 import { runDemo } from "./demo/demo.js";
 
 const USAGE = `usage: fixmesh <command> [options]
@@ -15,6 +17,7 @@ commands:
             --chaos gap     (default) drop one ExecutionReport on the wire and watch the session recover it
             --chaos none    a clean run
             --data DIR      where the file stores live (default .fixmesh/demo)
+${CONNECTOR_USAGE}
   help      this text`;
 
 async function main(argv: string[]): Promise<number> {
@@ -41,6 +44,8 @@ async function main(argv: string[]): Promise<number> {
       const r = await runDemo({ dataDir: values.data, orders, chaos: values.chaos, print: (l) => console.log(l) });
       return r.fills === r.orders && (values.chaos !== "gap" || r.recovered) ? 0 : 1;
     }
+    case "connector":
+      return runConnector(rest);
     case undefined:
     case "help":
     case "--help":

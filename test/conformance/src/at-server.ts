@@ -2,23 +2,17 @@
  * The acceptor the acceptance scripts run against: our engine configured like QuickFIX's `at` server
  * (../README.md, "The acceptor under test"): one port for every session, SenderCompID ISLD, ResetOnLogon,
  * dictionaries with validation on, QuickFIX C++'s timer multipliers (TestRequest at 1.2 × HeartBtInt, dead
- * at 2.4 ×), file stores, and the acceptance application (echo NewOrderSingle, SecurityDefinition and Email;
- * reject any other application message as unsupported).
+ * at 2.4 ×), file stores, and the connector's built-in acceptance application (`acceptanceApp` of
+ * @fixmesh/connector: echo NewOrderSingle, SecurityDefinition and Email; reject any other application message
+ * as unsupported). ../at-server.yaml is the same acceptor as a connector configuration.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Acceptor, type SessionApplication, type SessionHandle, SessionRunner } from "@fixmesh/engine";
-import {
-  type Dictionary,
-  type FixMessage,
-  loadDictionary,
-  MsgType,
-  sortFieldsForEcho,
-  Tag,
-  validate,
-} from "@fixmesh/fix";
-import { businessRejectFor, FileStore, resolveSettings, type SessionSettings } from "@fixmesh/session";
+import { acceptanceApp } from "@fixmesh/connector";
+import { Acceptor, SessionRunner } from "@fixmesh/engine";
+import { loadDictionary, validate } from "@fixmesh/fix";
+import { FileStore, resolveSettings, type SessionSettings } from "@fixmesh/session";
 
 export interface AtServer {
   port: number;
@@ -58,52 +52,6 @@ export function atSettings(beginString: string, target: string, applVerId?: stri
   });
 }
 
-/** The acceptance application: echoes D, d and C; rejects any other application message as unsupported. */
-export function acceptanceApp(dict: Dictionary): SessionApplication {
-  const seenClOrdIds = new Set<string>();
-  return {
-    onMessage(msg: FixMessage, session: SessionHandle) {
-      const t = msg.msgType;
-      if (t === MsgType.NewOrderSingle || t === MsgType.SecurityDefinition || t === MsgType.Email) {
-        if (t === MsgType.NewOrderSingle) {
-          const id = msg.get(Tag.ClOrdID) ?? "";
-          // 19a: a possible resend of an order already seen is ignored by the application.
-          if (msg.flag(Tag.PossResend) && seenClOrdIds.has(id)) return;
-          seenClOrdIds.add(id);
-        }
-        const echo = sortFieldsForEcho(msg, dict);
-        // An echo is the message sent again: restamped header, PossDupFlag/OrigSendingTime dropped.
-        const header = dropPairs(echo.header, [Tag.PossDupFlag, Tag.OrigSendingTime]);
-        void session.send(t, echo.body, header).catch((err) => {
-          if (process.env.FIXMESH_AT_DEBUG) console.error("echo failed", err);
-        });
-        return;
-      }
-      const bs = session.state.settings.BeginString;
-      if (bs >= "FIX.4.2") {
-        const r = businessRejectFor(session.state, msg, 3, "Unsupported Message Type");
-        const applVerId = session.state.settings.DefaultApplVerID;
-        if (bs === "FIXT.1.1" && applVerId !== undefined) r.body.push(Tag.DefaultApplVerID, applVerId);
-        void session.send(MsgType.BusinessMessageReject, r.body, r.header).catch(() => undefined);
-      } else {
-        const seq = msg.get(Tag.MsgSeqNum) ?? "";
-        void session
-          .send(MsgType.Reject, [Tag.RefSeqNum, seq, Tag.Text, "Unsupported message type"])
-          .catch(() => undefined);
-      }
-    },
-    onNotice(n) {
-      if (n.kind === "logout") seenClOrdIds.clear();
-    },
-  };
-}
-
-function dropPairs(list: Array<number | string | Buffer>, tags: number[]): Array<number | string | Buffer> {
-  const out: Array<number | string | Buffer> = [];
-  for (let i = 0; i < list.length; i += 2) if (!tags.includes(list[i] as number)) out.push(list[i], list[i + 1]);
-  return out;
-}
-
 const consoleLogger = {
   info: (o: object, m?: string) => console.error("INFO", m, JSON.stringify(o)),
   warn: (o: object, m?: string) => console.error("WARN", m, JSON.stringify(o)),
@@ -121,7 +69,7 @@ export async function startAtServer(opts: { host?: string; port?: number; storeD
     const runner = await SessionRunner.start({
       settings,
       store: new FileStore({ dir, session: `${s.beginString}-ISLD-${s.target}`, fsync: "never" }),
-      app: acceptanceApp(dict),
+      app: acceptanceApp(dict, process.env.FIXMESH_AT_DEBUG ? consoleLogger : undefined),
       validate: (m) => validate(m, dict),
       logger: process.env.FIXMESH_AT_DEBUG ? consoleLogger : undefined,
     });

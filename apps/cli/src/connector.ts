@@ -1,0 +1,80 @@
+/**
+ * `fixmesh connector --config FILE [--port N]`: runs a connector until SIGTERM or SIGINT, then logs every session
+ * out, closes the ports and stores, and exits 0.
+ *
+ * At start it prints one JSON line on stdout, `{"listening":{"acceptor":5001,"acceptors":[5001],"grpc":…,"metrics":…}}`,
+ * so whoever started it (a test, a script) learns the ports it bound when the config said 0.
+ */
+import { parseArgs } from "node:util";
+import { type Connector, ConnectorConfigError, loadConfig, loggerFor, startConnector } from "@fixmesh/connector";
+import { ConfigError } from "@fixmesh/session";
+
+export const CONNECTOR_USAGE = `  connector run a connector: the FIX sessions a configuration file describes
+            --config FILE   the YAML configuration (see apps/connector/README.md)
+            --port N        the first acceptor's port, over the file and FIXMESH_ACCEPTOR_PORT (0: a free one)`;
+
+/** Exit codes: 0 stopped cleanly, 1 failed while running or stopping, 2 bad flags or configuration. */
+export async function runConnector(args: string[]): Promise<number> {
+  let values: { config?: string; port?: string };
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      options: { config: { type: "string", short: "c" }, port: { type: "string" } },
+    }));
+  } catch (e) {
+    console.error(`fixmesh connector: ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
+  if (values.config === undefined) {
+    console.error("fixmesh connector: --config FILE is required");
+    return 2;
+  }
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(values.config, values.port === undefined ? {} : { port: values.port });
+  } catch (e) {
+    if (!(e instanceof ConnectorConfigError)) throw e;
+    console.error(`fixmesh connector: ${e.message}`);
+    return 2;
+  }
+  const logger = loggerFor(config);
+  let connector: Connector;
+  try {
+    connector = await startConnector(config, { logger });
+  } catch (e) {
+    logger.fatal({ err: e }, "connector failed to start");
+    console.error(`fixmesh connector: ${e instanceof Error ? e.message : String(e)}`);
+    return e instanceof ConfigError ? 2 : 1;
+  }
+  process.stdout.write(
+    `${JSON.stringify({
+      listening: {
+        acceptor: connector.acceptorPorts[0] ?? null,
+        acceptors: connector.acceptorPorts,
+        grpc: connector.grpcPort,
+        metrics: connector.metricsPort,
+      },
+    })}\n`,
+  );
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", resolve);
+    process.once("SIGINT", resolve);
+  });
+  logger.info({ signal }, "stopping on signal");
+  // A second signal while the sessions log out: stop waiting for them.
+  const force = (s: NodeJS.Signals) => {
+    logger.warn({ signal: s }, "second signal while stopping; exiting without waiting");
+    process.exit(1);
+  };
+  process.on("SIGTERM", force);
+  process.on("SIGINT", force);
+  try {
+    await connector.stop();
+    return 0;
+  } catch (e) {
+    logger.error({ err: e }, "connector stopped with errors");
+    return 1;
+  }
+}

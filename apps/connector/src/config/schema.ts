@@ -1,0 +1,906 @@
+/**
+ * The connector's configuration schema: the single source of its defaults and of the messages a user sees
+ * when the file is wrong. The YAML file, the environment overrides and the command-line flags all go through
+ * it (see load.ts). Session settings keep their QuickFIX/FIXEdge names and are checked by `resolveSettings`
+ * of @fixmesh/session, whose errors are reported here under the session's path.
+ */
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import type { HostPort } from "@fixmesh/engine";
+import {
+  applVerIdToBeginString,
+  type Dictionary,
+  DictionaryError,
+  loadDictionary,
+  loadDictionaryExtension,
+  type ValidationOptions,
+} from "@fixmesh/fix";
+import {
+  ConfigError,
+  FsyncPolicy,
+  resolveSettings,
+  ScheduleConfigError,
+  SessionSchedule,
+  type SessionSettings,
+  sessionIdOf,
+} from "@fixmesh/session";
+import { z } from "zod";
+import { describeFileError, readSecretFile, Secret } from "./secret.js";
+
+// --- the resolved configuration (what `startConnector` takes) ---------------------------------------------------
+
+export const STORE_KINDS = ["memory", "file", "redis"] as const;
+export type StoreKind = (typeof STORE_KINDS)[number];
+
+/** The built-in applications a session can run when no gRPC client drives it. */
+export const APPLICATIONS = ["none", "acceptance-test"] as const;
+export type ApplicationName = (typeof APPLICATIONS)[number];
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** TLS for a listening socket (FIX acceptor, gRPC). PEM text, read from the files the config names. */
+export interface ServerTlsConfig {
+  cert: string;
+  key: Secret;
+  ca?: string;
+  passphrase?: Secret;
+  /** Ask for a client certificate and refuse a connection without one signed by `ca`. */
+  requireClientCert: boolean;
+}
+
+/** TLS for an outgoing connection (FIX initiator, Redis, NATS). The peer's certificate and host name are always verified. */
+export interface ClientTlsConfig {
+  ca?: string;
+  cert?: string;
+  key?: Secret;
+  passphrase?: Secret;
+  /** The name to verify the peer's certificate against, when it is not the host connected to. */
+  servername?: string;
+}
+
+export interface AcceptorConfig {
+  name?: string;
+  host: string;
+  /** 0 picks a free port (reported at start). */
+  port: number;
+  tls?: ServerTlsConfig;
+  /** Seconds a new connection has to send its Logon. */
+  logonTimeout: number;
+}
+
+export interface InitiatorConfig {
+  /** The primary host first, then the backups, tried in turn. */
+  hosts: HostPort[];
+  tls?: ClientTlsConfig;
+  connectTimeoutMs: number;
+}
+
+export interface SessionConfig {
+  /** `FIX.4.4:SENDER->TARGET`, the key of the session registry. */
+  id: string;
+  /** Where the session is in the file (`sessions[2]`), for messages. */
+  field: string;
+  /** Resolved settings, defaults filled in. `Password` is never here: see `password`. */
+  settings: SessionSettings;
+  /** The FIX Password(554) this side sends in its Logon. */
+  password?: Secret;
+  application: ApplicationName;
+  /** The session's dictionary (with the extension applied); used by the validator and the applications. */
+  dictionary: Dictionary;
+  /** UseDataDictionary: validate inbound messages against `dictionary`. */
+  useDataDictionary: boolean;
+  validation: ValidationOptions;
+  /** Initiator sessions: where to connect. */
+  initiator?: InitiatorConfig;
+  /** Acceptor sessions: the index in `acceptors` of the port that serves the session. */
+  acceptor?: number;
+}
+
+export interface RedisConfig {
+  /** Without credentials: a password found in REDIS_URL is moved to `password`. */
+  url: string;
+  username?: string;
+  password?: Secret;
+  /** Key prefix: keys are `<prefix>:{<session>}:…`. */
+  prefix: string;
+  tls?: ClientTlsConfig;
+}
+
+export interface StoreConfig {
+  kind: StoreKind;
+  /** File store: when to fdatasync. */
+  fsync: FsyncPolicy;
+  fsyncIntervalMs: number;
+  /** Keep at most this many outbound messages for resends (older ones are trimmed); undefined keeps all. */
+  retainMessages?: number;
+  redis: RedisConfig;
+}
+
+export interface NatsConfig {
+  /** Undefined: no NATS (events stay in-process). */
+  url?: string;
+  user?: string;
+  password?: Secret;
+  tls?: ClientTlsConfig;
+}
+
+export interface ListenConfig {
+  host: string;
+  port: number;
+}
+
+export interface ConnectorConfig {
+  /** The file it was read from (or `<inline>`). */
+  source: string;
+  connector: { id: string; dataDir: string };
+  store: StoreConfig;
+  acceptors: AcceptorConfig[];
+  sessions: SessionConfig[];
+  grpc: ListenConfig & { tls?: ServerTlsConfig };
+  metrics: ListenConfig;
+  nats: NatsConfig;
+  log: { level: LogLevel };
+  /** Every secret the configuration resolved: the logger masks each of them wherever it appears. */
+  secrets: Secret[];
+}
+
+// --- defaults that apply after `defaults:` and a session are merged -------------------------------------------
+
+/** Defaults of the connector's own per-session keys (the FIX settings' defaults are `DEFAULT_SETTINGS`). */
+export const SESSION_DEFAULTS = {
+  UseDataDictionary: true,
+  application: "none" as ApplicationName,
+  validateGroupFields: false,
+  connectTimeout: 5,
+};
+
+export const DEFAULT_DATA_DIR = ".fixmesh/connector";
+
+// --- building blocks --------------------------------------------------------------------------------------------
+
+/** Where the parse happens: the environment (for `…Env` secrets), and what relative paths resolve against. */
+export interface SchemaContext {
+  env: Readonly<Record<string, string | undefined>>;
+  /** Relative paths written in the file resolve against this (the file's directory). */
+  baseDir: string;
+  /** Relative defaults resolve against this (the working directory). */
+  cwd: string;
+  /** Fields set by an environment variable or a flag (`store.redis.url` → `REDIS_URL`), by field path. */
+  origins: ReadonlyMap<string, string>;
+}
+
+type Path = Array<string | number>;
+
+const NUMERIC = /^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$/;
+/** Environment variables and flags are text: "30" is the number 30 wherever a number is expected. */
+const toNumber = (v: unknown): unknown => (typeof v === "string" && NUMERIC.test(v) ? Number(v) : v);
+const TRUE = new Set(["y", "yes", "true"]);
+const FALSE = new Set(["n", "no", "false"]);
+/** QuickFIX files say Y/N; YAML says true/false. Both are accepted. */
+const toBool = (v: unknown): unknown => {
+  if (typeof v !== "string") return v;
+  const l = v.trim().toLowerCase();
+  return TRUE.has(l) ? true : FALSE.has(l) ? false : v;
+};
+
+/** A reason, with the value that was given when there was one. */
+function got(reason: string): (iss: { input?: unknown }) => string {
+  return (iss) => (iss.input === undefined ? "is required" : `${reason}, got ${show(iss.input)}`);
+}
+
+export function show(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  return String(v);
+}
+
+const text = z.string({ error: got("must be text") }).min(1, { error: "must not be empty" });
+const num = z.preprocess(toNumber, z.number({ error: got("must be a number") }));
+const flag = z.preprocess(toBool, z.boolean({ error: got("must be Y or N (or true/false)") }));
+
+function whole(min: number, max?: number, note = "") {
+  const reason =
+    max === undefined
+      ? `must be a whole number of at least ${min}${note}`
+      : `must be a whole number from ${min} to ${max}${note}`;
+  const e = { error: got(reason) };
+  const n = z.number(e).int(e).min(min, e);
+  return z.preprocess(toNumber, max === undefined ? n : n.max(max, e));
+}
+
+function atLeast(min: number, inclusive: boolean) {
+  const reason = inclusive ? `must be ${min} or more` : `must be more than ${min}`;
+  const e = { error: got(reason) };
+  return z.preprocess(toNumber, inclusive ? z.number(e).min(min, e) : z.number(e).gt(min, e));
+}
+
+const port = whole(0, 65535, " (0 picks a free port)");
+const envName = z
+  .string({ error: got("must be the name of an environment variable") })
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: got("must be the name of an environment variable") });
+/** `Weekdays: Mon,Tue` (QuickFIX style) or a YAML list. */
+const days = z.preprocess(
+  (v) => (typeof v === "string" ? v.split(",").map((d) => d.trim()) : v),
+  z.array(text, { error: got("must be a list of days (Mon,Tue,… or a YAML list)") }),
+);
+
+/** A key that must not be there, with the reason (a literal secret). */
+function refuse(reason: string) {
+  return z
+    .unknown()
+    .superRefine((v, ctx) => {
+      if (v !== undefined) ctx.addIssue({ code: "custom", message: reason });
+    })
+    .optional();
+}
+
+/**
+ * An object whose unknown keys are errors (a typo must not silently fall back to a default), each reported at
+ * its own path with the nearest known key as a suggestion.
+ */
+function strict<T extends z.ZodRawShape>(shape: T) {
+  const known = Object.keys(shape);
+  return z.looseObject(shape).superRefine(
+    (v, ctx) => {
+      if (v === null || typeof v !== "object" || Array.isArray(v)) return;
+      for (const k of Object.keys(v)) {
+        if (!known.includes(k)) ctx.addIssue({ code: "custom", path: [k], message: unknownKey(k, known) });
+      }
+    },
+    // Also when a known key failed: report every mistake of the file at once.
+    { when: () => true },
+  );
+}
+
+function unknownKey(key: string, known: string[]): string {
+  const lower = key.toLowerCase();
+  const near = known.find((k) => k.toLowerCase() === lower || (lower.length >= 3 && k.toLowerCase().startsWith(lower)));
+  const close = near ?? known.find((k) => editDistance(k.toLowerCase(), lower) <= 2);
+  if (close !== undefined) return `unknown setting; did you mean ${close}?`;
+  return known.length <= 10 ? `unknown setting; expected one of ${known.join(", ")}` : "unknown setting";
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+const LITERAL_PASSWORD =
+  "a literal password is not allowed in the config file: give PasswordFile (a file holding it, such as a mounted " +
+  "Kubernetes Secret) or PasswordEnv (the name of an environment variable holding it)";
+const literalSecret = (file: string, env: string) =>
+  `a literal secret is not allowed in the config file: give ${file} (a file holding it) or ${env} (an environment variable)`;
+const LITERAL_KEY =
+  "a literal private key is not allowed in the config file: give keyFile (a file holding it, such as a mounted Kubernetes Secret)";
+
+const tlsRefusals = {
+  key: refuse(LITERAL_KEY),
+  passphrase: refuse(literalSecret("passphraseFile", "passphraseEnv")),
+};
+
+const serverTlsSchema = strict({
+  certFile: text,
+  keyFile: text,
+  caFile: text.optional(),
+  passphraseFile: text.optional(),
+  passphraseEnv: envName.optional(),
+  requireClientCert: flag.default(false),
+  ...tlsRefusals,
+});
+
+const clientTlsSchema = strict({
+  caFile: text.optional(),
+  certFile: text.optional(),
+  keyFile: text.optional(),
+  passphraseFile: text.optional(),
+  passphraseEnv: envName.optional(),
+  servername: text.optional(),
+  ...tlsRefusals,
+});
+
+type ServerTlsInput = z.output<typeof serverTlsSchema>;
+type ClientTlsInput = z.output<typeof clientTlsSchema>;
+
+/** The FIX session settings, by the names QuickFIX and FIXEdge use; checked further by `resolveSettings`. */
+const FIX_SETTINGS = {
+  BeginString: text,
+  SenderCompID: text,
+  TargetCompID: text,
+  ConnectionType: z.enum(["initiator", "acceptor"]),
+  DefaultApplVerID: text,
+  HeartBtInt: num,
+  TestRequestThreshold: num,
+  HeartbeatTimeoutThreshold: num,
+  StartTime: text,
+  EndTime: text,
+  StartDay: text,
+  EndDay: text,
+  Weekdays: days,
+  TimeZone: text,
+  NonStopSession: flag,
+  ResetOnLogon: flag,
+  ResetOnLogout: flag,
+  ResetOnDisconnect: flag,
+  ForceSeqNumReset: num,
+  IntradayLogoutTolerance: flag,
+  ResendRequestChunkSize: num,
+  IgnoreDuplicateResendRequests: flag,
+  ResendServeChunkSize: num,
+  ValidateUserDefinedFields: flag,
+  ValidateFieldsOutOfOrder: flag,
+  ValidateFieldsHaveValues: flag,
+  AllowUnknownMsgFields: flag,
+  CheckCompID: flag,
+  CheckLatency: flag,
+  MaxLatency: num,
+  UsernameTag: whole(1),
+  PasswordTag: whole(1),
+  Username: text,
+  ReconnectInterval: num,
+  ReconnectMaxInterval: atLeast(0, false),
+  ReconnectMaxTries: num,
+  LogonTimeout: num,
+  LogoutTimeout: num,
+  SendNextExpectedMsgSeqNum: flag,
+  InSeqNum: num,
+  OutSeqNum: num,
+  TimestampPrecision: num,
+  DegradedBacklog: whole(1),
+  DegradedRecoverySeconds: atLeast(0, true),
+  ResendLoopLimit: whole(1),
+} satisfies Record<Exclude<keyof SessionSettings, "Password">, z.ZodType>;
+
+type FixSettingKey = keyof typeof FIX_SETTINGS;
+const FIX_SETTING_KEYS = Object.keys(FIX_SETTINGS) as FixSettingKey[];
+
+const hostPortSchema = strict({ host: text, port: whole(1, 65535) });
+
+/** The connector's own per-session keys, next to the FIX settings. */
+const SESSION_KEYS = {
+  Password: refuse(LITERAL_PASSWORD),
+  PasswordFile: text,
+  PasswordEnv: envName,
+  /** QuickFIX's name: validate inbound messages against the dictionary. */
+  UseDataDictionary: flag,
+  dictionary: strict({ extension: text.optional(), validateGroupFields: flag.optional() }),
+  initiator: strict({
+    hosts: z.array(hostPortSchema, { error: got("must be a list of {host, port}") }).min(1, {
+      error: "must list at least one host",
+    }),
+    tls: clientTlsSchema.optional(),
+    connectTimeout: atLeast(0, false).optional(),
+  }),
+  acceptor: z.union([whole(0), text], { error: got("must be the name or the index of an entry of acceptors") }),
+  application: z.enum(APPLICATIONS),
+};
+
+function allOptional<T extends Record<string, z.ZodType>>(shape: T): { [K in keyof T]: z.ZodOptional<T[K]> } {
+  const out: Record<string, z.ZodType> = {};
+  for (const [k, v] of Object.entries(shape)) out[k] = v.optional();
+  return out as { [K in keyof T]: z.ZodOptional<T[K]> };
+}
+
+const sessionSchema = strict(allOptional({ ...FIX_SETTINGS, ...SESSION_KEYS }));
+type SessionInput = z.output<typeof sessionSchema>;
+
+const acceptorSchema = strict({
+  name: text.optional(),
+  host: text.default("0.0.0.0"),
+  port,
+  tls: serverTlsSchema.optional(),
+  logonTimeout: atLeast(0, false).default(10),
+});
+
+const redisSchema = strict({
+  url: text.default("redis://127.0.0.1:6379"),
+  username: text.optional(),
+  password: refuse(literalSecret("passwordFile", "passwordEnv")),
+  passwordFile: text.optional(),
+  passwordEnv: envName.optional(),
+  prefix: text.default("fixmesh"),
+  tls: clientTlsSchema.optional(),
+});
+
+const natsSchema = strict({
+  url: text.optional(),
+  user: text.optional(),
+  password: refuse(literalSecret("passwordFile", "passwordEnv")),
+  passwordFile: text.optional(),
+  passwordEnv: envName.optional(),
+  tls: clientTlsSchema.optional(),
+});
+
+function listenSchema(defaultPort: number) {
+  return { host: text.default("127.0.0.1"), port: port.default(defaultPort) };
+}
+
+function sanitizedHostname(): string {
+  const h = hostname()
+    .replace(/[^A-Za-z0-9._-]/g, "-")
+    .slice(0, 63);
+  return /^[A-Za-z0-9]/.test(h) ? h : "connector";
+}
+
+// --- the schema -------------------------------------------------------------------------------------------------
+
+/** The schema of the connector's YAML file; its output is the resolved `ConnectorConfig`. */
+export function connectorSchema(ctx: SchemaContext) {
+  return strict({
+    connector: strict({
+      id: z
+        .string({ error: got("must be text") })
+        .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
+          error: got("must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"),
+        })
+        .default(sanitizedHostname),
+      dataDir: text.optional(),
+    }).prefault({}),
+    store: strict({
+      kind: z.enum(STORE_KINDS).default("file"),
+      fsync: z.enum([FsyncPolicy.Always, FsyncPolicy.Interval, FsyncPolicy.Never]).default(FsyncPolicy.Always),
+      fsyncIntervalMs: whole(1, 60_000).default(100),
+      retention: strict({ messages: whole(1).optional() }).prefault({}),
+      redis: redisSchema.prefault({}),
+    }).prefault({}),
+    acceptors: z.array(acceptorSchema, { error: got("must be a list") }).default([]),
+    defaults: sessionSchema.optional(),
+    sessions: z.array(sessionSchema, { error: got("must be a list of sessions") }).min(1, {
+      error: "must list at least one session",
+    }),
+    grpc: strict({ ...listenSchema(50051), tls: serverTlsSchema.optional() }).prefault({}),
+    metrics: strict(listenSchema(9464)).prefault({}),
+    nats: natsSchema.prefault({}),
+    log: strict({ level: z.enum(LOG_LEVELS).default("info") }).prefault({}),
+  }).transform((raw, zctx): ConnectorConfig => {
+    const r = new Resolver(ctx, (path, message) => zctx.addIssue({ code: "custom", path, message }));
+    const acceptors = raw.acceptors.map((a, i) => r.acceptor(a, i));
+    const names = new Map<string, number>();
+    raw.acceptors.forEach((a, i) => {
+      if (a.name === undefined) return;
+      const j = names.get(a.name);
+      if (j !== undefined) r.issue(["acceptors", i, "name"], `"${a.name}" is already the name of acceptors[${j}]`);
+      else names.set(a.name, i);
+    });
+    const sessions: SessionConfig[] = [];
+    const ids = new Map<string, number>();
+    raw.sessions.forEach((s, i) => {
+      const sc = r.session(s, raw.defaults, i, raw.acceptors);
+      if (sc === undefined) return;
+      const j = ids.get(sc.id);
+      if (j !== undefined) r.issue(["sessions", i], `is the same session as sessions[${j}] (${sc.id})`);
+      ids.set(sc.id, i);
+      sessions.push(sc);
+    });
+    const grpcTls = raw.grpc.tls === undefined ? undefined : r.serverTls(raw.grpc.tls, ["grpc", "tls"]);
+    return {
+      source: "",
+      connector: {
+        id: raw.connector.id,
+        dataDir:
+          raw.connector.dataDir === undefined ? resolve(ctx.cwd, DEFAULT_DATA_DIR) : r.path(raw.connector.dataDir),
+      },
+      store: {
+        kind: raw.store.kind,
+        fsync: raw.store.fsync,
+        fsyncIntervalMs: raw.store.fsyncIntervalMs,
+        retainMessages: raw.store.retention.messages,
+        redis: r.redis(raw.store.redis),
+      },
+      acceptors,
+      sessions,
+      grpc: { host: raw.grpc.host, port: raw.grpc.port, ...(grpcTls && { tls: grpcTls }) },
+      metrics: { host: raw.metrics.host, port: raw.metrics.port },
+      nats: r.nats(raw.nats),
+      log: { level: raw.log.level },
+      secrets: r.secrets,
+    };
+  });
+}
+
+// --- resolution: files, secrets, session settings ---------------------------------------------------------------
+
+/** The second half of the schema: reads the files the config names and checks what spans several fields. */
+class Resolver {
+  readonly secrets: Secret[] = [];
+
+  private issues = 0;
+
+  constructor(
+    private readonly ctx: SchemaContext,
+    private readonly report: (path: Path, message: string) => void,
+  ) {}
+
+  issue(path: Path, message: string): void {
+    this.issues++;
+    this.report(path, message);
+  }
+
+  path(p: string): string {
+    return resolve(this.ctx.baseDir, p);
+  }
+
+  private readText(file: string, at: Path): string | undefined {
+    const p = this.path(file);
+    try {
+      return readFileSync(p, "utf8");
+    } catch (e) {
+      this.issue(at, describeFileError(p, e));
+      return undefined;
+    }
+  }
+
+  /** A secret from `<file>` or `<env>` (one of them, not both); undefined when neither is given. */
+  secret(at: Path, keys: { file: string; env: string }, given: { file?: string; env?: string }): Secret | undefined {
+    if (given.file !== undefined && given.env !== undefined) {
+      this.issue([...at, keys.env], `give ${keys.file} or ${keys.env}, not both`);
+      return undefined;
+    }
+    let s: Secret | undefined;
+    if (given.file !== undefined) {
+      const p = this.path(given.file);
+      try {
+        const v = readSecretFile(p);
+        if (v === "") this.issue([...at, keys.file], `${p} is empty`);
+        else s = new Secret(v, `file ${p}`);
+      } catch (e) {
+        this.issue([...at, keys.file], describeFileError(p, e));
+      }
+    } else if (given.env !== undefined) {
+      const v = this.ctx.env[given.env];
+      if (v === undefined || v === "") this.issue([...at, keys.env], `environment variable ${given.env} is not set`);
+      else s = new Secret(v, `env ${given.env}`);
+    }
+    return s === undefined ? undefined : this.keep(s);
+  }
+
+  keep(s: Secret): Secret {
+    this.secrets.push(s);
+    return s;
+  }
+
+  serverTls(t: ServerTlsInput, at: Path): ServerTlsConfig | undefined {
+    const cert = this.readText(t.certFile, [...at, "certFile"]);
+    const key = this.secret(at, { file: "keyFile", env: "keyEnv" }, { file: t.keyFile });
+    const ca = t.caFile === undefined ? undefined : this.readText(t.caFile, [...at, "caFile"]);
+    const passphrase = this.secret(
+      at,
+      { file: "passphraseFile", env: "passphraseEnv" },
+      { file: t.passphraseFile, env: t.passphraseEnv },
+    );
+    if (t.requireClientCert && t.caFile === undefined) {
+      this.issue([...at, "caFile"], "is required with requireClientCert (the CA that signs the client certificates)");
+    }
+    if (cert === undefined || key === undefined) return undefined;
+    return {
+      cert,
+      key,
+      requireClientCert: t.requireClientCert,
+      ...(ca !== undefined && { ca }),
+      ...(passphrase && { passphrase }),
+    };
+  }
+
+  clientTls(t: ClientTlsInput, at: Path): ClientTlsConfig {
+    if ((t.certFile === undefined) !== (t.keyFile === undefined)) {
+      this.issue([...at, t.certFile === undefined ? "certFile" : "keyFile"], "certFile and keyFile go together");
+    }
+    const out: ClientTlsConfig = {};
+    if (t.caFile !== undefined) out.ca = this.readText(t.caFile, [...at, "caFile"]);
+    if (t.certFile !== undefined) out.cert = this.readText(t.certFile, [...at, "certFile"]);
+    const key = this.secret(at, { file: "keyFile", env: "keyEnv" }, { file: t.keyFile });
+    if (key) out.key = key;
+    const passphrase = this.secret(
+      at,
+      { file: "passphraseFile", env: "passphraseEnv" },
+      { file: t.passphraseFile, env: t.passphraseEnv },
+    );
+    if (passphrase) out.passphrase = passphrase;
+    if (t.servername !== undefined) out.servername = t.servername;
+    return out;
+  }
+
+  acceptor(a: z.output<typeof acceptorSchema>, i: number): AcceptorConfig {
+    const tls = a.tls === undefined ? undefined : this.serverTls(a.tls, ["acceptors", i, "tls"]);
+    return {
+      host: a.host,
+      port: a.port,
+      logonTimeout: a.logonTimeout,
+      ...(a.name !== undefined && { name: a.name }),
+      ...(tls && { tls }),
+    };
+  }
+
+  /**
+   * A URL of a server that takes a password (Redis, NATS). Credentials in it are refused when the file wrote
+   * them; from the environment (REDIS_URL, NATS_URL) they are taken out of the URL and kept as a secret.
+   */
+  private serverUrl(
+    url: string,
+    at: Path,
+    protocols: string[],
+    keys: { file: string; env: string },
+  ): { url: string; user?: string; password?: Secret } | undefined {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      this.issue(at, `must be a URL (${protocols.map((p) => `${p}//…`).join(" or ")}), got ${show(url)}`);
+      return undefined;
+    }
+    if (!protocols.includes(u.protocol)) {
+      this.issue(at, `must be a ${protocols.join(" or ")} URL, got ${show(u.protocol)}`);
+      return undefined;
+    }
+    const origin = this.ctx.origins.get(fieldOf(at));
+    const out: { url: string; user?: string; password?: Secret } = { url };
+    if (u.password !== "") {
+      if (origin === undefined) {
+        this.issue(
+          at,
+          `a password in the URL is not allowed in the config file: give ${keys.file} or ${keys.env}, or set the URL in the environment`,
+        );
+        return undefined;
+      }
+      out.password = this.keep(new Secret(decodeURIComponent(u.password), `env ${origin}`));
+    }
+    if (u.username !== "") out.user = decodeURIComponent(u.username);
+    u.username = "";
+    u.password = "";
+    out.url = u.toString().replace(/\/$/, "");
+    return out;
+  }
+
+  redis(x: z.output<typeof redisSchema>): RedisConfig {
+    const at: Path = ["store", "redis"];
+    const parsed = this.serverUrl(x.url, [...at, "url"], ["redis:", "rediss:"], {
+      file: "passwordFile",
+      env: "passwordEnv",
+    });
+    const password = this.secret(
+      at,
+      { file: "passwordFile", env: "passwordEnv" },
+      { file: x.passwordFile, env: x.passwordEnv },
+    );
+    const username = x.username ?? parsed?.user;
+    const pw = password ?? parsed?.password;
+    const tls = x.tls === undefined ? undefined : this.clientTls(x.tls, [...at, "tls"]);
+    return {
+      url: parsed?.url ?? x.url,
+      prefix: x.prefix,
+      ...(username !== undefined && { username }),
+      ...(pw && { password: pw }),
+      ...(tls && { tls }),
+    };
+  }
+
+  nats(x: z.output<typeof natsSchema>): NatsConfig {
+    const at: Path = ["nats"];
+    const password = this.secret(
+      at,
+      { file: "passwordFile", env: "passwordEnv" },
+      { file: x.passwordFile, env: x.passwordEnv },
+    );
+    const tls = x.tls === undefined ? undefined : this.clientTls(x.tls, [...at, "tls"]);
+    const out: NatsConfig = {};
+    if (x.url !== undefined) {
+      // NATS takes a comma-separated list of servers.
+      const urls = x.url.split(",").map((u) => u.trim());
+      const parsed = urls.map((u) =>
+        this.serverUrl(u, [...at, "url"], ["nats:", "tls:", "ws:", "wss:"], {
+          file: "passwordFile",
+          env: "passwordEnv",
+        }),
+      );
+      out.url = parsed.map((p, i) => p?.url ?? urls[i]).join(",");
+      const fromUrl = parsed.find((p) => p?.password !== undefined);
+      const user = x.user ?? parsed.find((p) => p?.user !== undefined)?.user;
+      if (user !== undefined) out.user = user;
+      const pw = password ?? fromUrl?.password;
+      if (pw) out.password = pw;
+    } else {
+      if (x.user !== undefined) out.user = x.user;
+      if (password) out.password = password;
+    }
+    if (tls) out.tls = tls;
+    return out;
+  }
+
+  /** One session: `defaults` merged under it, settings resolved, secrets read, its acceptor found. */
+  session(
+    own: SessionInput,
+    defaults: SessionInput | undefined,
+    i: number,
+    acceptors: ReadonlyArray<{ name?: string }>,
+  ): SessionConfig | undefined {
+    const m: SessionInput = { ...stripUndefined(defaults ?? {}), ...stripUndefined(own) };
+    /** A key's path: in the session when it set the key, else in `defaults` (which gave it). */
+    const at = (key: string): Path =>
+      own[key] === undefined && defaults?.[key] !== undefined ? ["defaults", key] : ["sessions", i, key];
+    const issue = (key: string, reason: string) => {
+      const p = at(key);
+      this.issue(p, p[0] === "defaults" ? `${reason} (in sessions[${i}])` : reason);
+    };
+    const before = this.issues;
+    for (const k of ["BeginString", "SenderCompID", "TargetCompID", "ConnectionType"] as const) {
+      if (m[k] === undefined) this.issue(["sessions", i, k], "is required");
+    }
+    if (m.BeginString === undefined || m.SenderCompID === undefined || m.TargetCompID === undefined) return undefined;
+
+    // FIXT sessions: DefaultApplVerID names the application version, as a name (FIX.5.0SP2) or its code (9).
+    // The Logon carries the code; the dictionary is loaded by name.
+    let applVer: string | undefined;
+    if (m.BeginString === "FIXT.1.1") {
+      const v = m.DefaultApplVerID;
+      const code = v === undefined ? undefined : applVerIdToBeginString(v) !== undefined ? v : applVerIdCode(v);
+      if (v === undefined) {
+        issue("DefaultApplVerID", "is required for FIXT.1.1 sessions (the application version: FIX.5.0SP2, or 9)");
+      } else if (code === undefined) {
+        issue(
+          "DefaultApplVerID",
+          `must be an application version such as FIX.5.0SP2 (or its ApplVerID, 9), got ${show(v)}`,
+        );
+      } else {
+        m.DefaultApplVerID = code;
+        applVer = applVerIdToBeginString(code);
+      }
+    }
+
+    const fix: Record<string, unknown> = {};
+    for (const k of FIX_SETTING_KEYS) if (m[k] !== undefined) fix[k] = m[k];
+    let settings: SessionSettings;
+    try {
+      settings = resolveSettings(fix as Parameters<typeof resolveSettings>[0], "@");
+      new SessionSchedule({
+        startTime: settings.StartTime,
+        endTime: settings.EndTime,
+        startDay: settings.StartDay,
+        endDay: settings.EndDay,
+        weekdays: settings.Weekdays,
+        timeZone: settings.TimeZone,
+        nonStop: settings.NonStopSession,
+      });
+    } catch (e) {
+      if (e instanceof ConfigError) issue(e.field.replace(/^@\./, ""), e.reason);
+      else if (e instanceof ScheduleConfigError) issue(SCHEDULE_FIELDS[e.field] ?? e.field, e.reason);
+      else throw e;
+      return undefined;
+    }
+
+    // The session's PasswordFile/PasswordEnv replace both of `defaults`, so a session may switch from one to the other.
+    const ownPassword = own.PasswordFile !== undefined || own.PasswordEnv !== undefined;
+    const pw = ownPassword ? own : (defaults ?? {});
+    const password = this.secret(
+      ownPassword || defaults === undefined ? ["sessions", i] : ["defaults"],
+      { file: "PasswordFile", env: "PasswordEnv" },
+      { file: pw.PasswordFile, env: pw.PasswordEnv },
+    );
+
+    let initiator: InitiatorConfig | undefined;
+    let acceptor: number | undefined;
+    if (settings.ConnectionType === "initiator") {
+      if (m.acceptor !== undefined) issue("acceptor", "is only for acceptor sessions (ConnectionType: acceptor)");
+      if (m.initiator === undefined) {
+        issue("initiator", "is required for an initiator session: the hosts to connect to");
+      } else {
+        const base = at("initiator");
+        const tls = m.initiator.tls === undefined ? undefined : this.clientTls(m.initiator.tls, [...base, "tls"]);
+        initiator = {
+          hosts: m.initiator.hosts.map((h) => ({ host: h.host, port: h.port })),
+          connectTimeoutMs: (m.initiator.connectTimeout ?? SESSION_DEFAULTS.connectTimeout) * 1000,
+          ...(tls && { tls }),
+        };
+      }
+    } else {
+      if (m.initiator !== undefined) issue("initiator", "is only for initiator sessions (ConnectionType: initiator)");
+      acceptor = this.acceptorRef(m.acceptor, acceptors, (reason) => issue("acceptor", reason));
+    }
+
+    // Without its application version (reported above) a FIXT session has no dictionary to load.
+    let dictionary: Dictionary | undefined;
+    if (settings.BeginString !== "FIXT.1.1" || applVer !== undefined) {
+      try {
+        dictionary = loadDictionary(settings.BeginString, applVer);
+      } catch (e) {
+        if (!(e instanceof DictionaryError)) throw e;
+        issue("BeginString", e.message);
+      }
+    }
+    const ext = m.dictionary?.extension;
+    if (dictionary !== undefined && ext !== undefined) {
+      try {
+        dictionary = dictionary.extend(loadDictionaryExtension(this.path(ext)));
+      } catch (e) {
+        if (!(e instanceof DictionaryError)) throw e;
+        this.issue([...at("dictionary"), "extension"], e.message);
+      }
+    }
+
+    if (this.issues !== before || dictionary === undefined) return undefined;
+    return {
+      id: sessionIdOf(settings),
+      field: `sessions[${i}]`,
+      settings,
+      application: m.application ?? SESSION_DEFAULTS.application,
+      dictionary,
+      useDataDictionary: m.UseDataDictionary ?? SESSION_DEFAULTS.UseDataDictionary,
+      validation: {
+        validateFieldsOutOfOrder: settings.ValidateFieldsOutOfOrder,
+        validateFieldsHaveValues: settings.ValidateFieldsHaveValues,
+        validateUserDefinedFields: settings.ValidateUserDefinedFields,
+        allowUnknownMsgFields: settings.AllowUnknownMsgFields,
+        validateGroupFields: m.dictionary?.validateGroupFields ?? SESSION_DEFAULTS.validateGroupFields,
+      },
+      ...(password && { password }),
+      ...(initiator && { initiator }),
+      ...(acceptor !== undefined && { acceptor }),
+    };
+  }
+
+  private acceptorRef(
+    ref: number | string | undefined,
+    acceptors: ReadonlyArray<{ name?: string }>,
+    fail: (reason: string) => void,
+  ): number | undefined {
+    if (acceptors.length === 0) {
+      fail("names no port to listen on: add one under acceptors");
+      return undefined;
+    }
+    if (ref === undefined) {
+      if (acceptors.length === 1) return 0;
+      fail(`is required when there are ${acceptors.length} acceptors: give the name or the index of one`);
+      return undefined;
+    }
+    if (typeof ref === "number") {
+      if (ref < acceptors.length) return ref;
+      fail(`there is no acceptors[${ref}] (the file has ${acceptors.length})`);
+      return undefined;
+    }
+    const j = acceptors.findIndex((a) => a.name === ref);
+    if (j < 0) fail(`no acceptor is named ${show(ref)}`);
+    return j < 0 ? undefined : j;
+  }
+}
+
+const SCHEDULE_FIELDS: Record<string, string> = {
+  startTime: "StartTime",
+  endTime: "EndTime",
+  startDay: "StartDay",
+  endDay: "EndDay",
+  weekdays: "Weekdays",
+  timeZone: "TimeZone",
+  nonStop: "NonStopSession",
+};
+
+/** `FIX.5.0SP2` → `9`. */
+function applVerIdCode(name: string): string | undefined {
+  for (let c = 0; c <= 20; c++) if (applVerIdToBeginString(String(c)) === name) return String(c);
+  return undefined;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+/** `["sessions", 1, "HeartBtInt"]` → `sessions[1].HeartBtInt`. */
+export function fieldOf(path: ReadonlyArray<PropertyKey>): string {
+  let out = "";
+  for (const p of path) {
+    if (typeof p === "number") out += `[${p}]`;
+    else out += out === "" ? String(p) : `.${String(p)}`;
+  }
+  return out;
+}

@@ -1,0 +1,172 @@
+/**
+ * The message store of each session, of the kind the configuration names (memory, file, Redis), wrapped for the
+ * connector: outbound retention (memory and file; the Redis store trims by itself) and a tap that sees each
+ * committed batch (the outbound log lines).
+ */
+import { join } from "node:path";
+import type { ConnectionOptions } from "node:tls";
+import type { RunnerLogger } from "@fixmesh/engine";
+import {
+  type CommitBatch,
+  FileStore,
+  MemoryStore,
+  type MessageStore,
+  type StoredMessage,
+  type StoreState,
+} from "@fixmesh/session";
+import { createRedisClient, RedisStore } from "@fixmesh/store";
+import type { ClientTlsConfig, ConnectorConfig, SessionConfig } from "../config/schema.js";
+
+type Redis = ReturnType<typeof createRedisClient>;
+
+/**
+ * The stores of a connector's sessions, of the kind the configuration names. Redis sessions share one client
+ * (one connection, commands of each session still in order), which `close` quits after the stores closed.
+ */
+export class Stores {
+  private redis: Redis | null = null;
+
+  constructor(
+    private readonly config: ConnectorConfig,
+    private readonly log: RunnerLogger,
+  ) {}
+
+  /** A session's store, not opened yet (the session runner opens it when it starts). */
+  for(session: SessionConfig, onCommit?: SessionStoreOptions["onCommit"]): MessageStore {
+    const s = this.config.store;
+    const retainMessages = s.retainMessages;
+    switch (s.kind) {
+      case "memory":
+        return new SessionStore(new MemoryStore({ session: session.id }), { retainMessages, onCommit });
+      case "file": {
+        const file = new FileStore({
+          dir: join(this.config.connector.dataDir, "sessions"),
+          session: session.id,
+          fsync: s.fsync,
+          fsyncIntervalMs: s.fsyncIntervalMs,
+        });
+        return new SessionStore(file, { retainMessages, onCommit });
+      }
+      case "redis": {
+        // The Redis store trims in the same script as the commit: no trimming of ours on top.
+        const redis = new RedisStore({
+          redis: this.redisClient(),
+          session: session.id,
+          prefix: s.redis.prefix,
+          ...(retainMessages !== undefined && { retention: retainMessages }),
+        });
+        return new SessionStore(redis, { onCommit });
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    const r = this.redis;
+    this.redis = null;
+    if (r === null) return;
+    if (r.status === "ready") await r.quit();
+    else r.disconnect();
+  }
+
+  private redisClient(): Redis {
+    if (this.redis !== null) return this.redis;
+    const cfg = this.config.store.redis;
+    const client = createRedisClient(cfg.url, {
+      ...(cfg.username !== undefined && { username: cfg.username }),
+      ...(cfg.password && { password: cfg.password.reveal() }),
+      ...(cfg.tls && { tls: clientTlsValues(cfg.tls) }),
+    });
+    // ioredis reconnects on its own and reports each failed attempt: log the first of a run, and the recovery.
+    let down = false;
+    client.on("error", (err: Error) => {
+      if (down) return;
+      down = true;
+      this.log.warn({ store: "redis", url: cfg.url, err: err.message }, "redis connection failed; retrying");
+    });
+    client.on("ready", () => {
+      if (!down) return;
+      down = false;
+      this.log.info({ store: "redis", url: cfg.url }, "redis connection restored");
+    });
+    this.redis = client;
+    return client;
+  }
+}
+
+function clientTlsValues(t: ClientTlsConfig): ConnectionOptions {
+  return {
+    ...(t.ca !== undefined && { ca: t.ca }),
+    ...(t.cert !== undefined && { cert: t.cert }),
+    ...(t.key && { key: t.key.reveal() }),
+    ...(t.passphrase && { passphrase: t.passphrase.reveal() }),
+    ...(t.servername !== undefined && { servername: t.servername }),
+  };
+}
+
+export interface SessionStoreOptions {
+  /** Keep at most this many outbound messages for resends; older ones are trimmed. */
+  retainMessages?: number;
+  /** Called after each batch is committed (before its bytes reach the socket). */
+  onCommit?: (outbound: readonly StoredMessage[]) => void;
+}
+
+/**
+ * A store as the connector runs it. Retention trims in steps of a tenth of the window, right after a commit and
+ * through the same store, so it never races the session's writes; a counterparty asking for a message older
+ * than the window gets a gap fill for it.
+ */
+export class SessionStore implements MessageStore {
+  readonly kind: string;
+  private trimmedBelow = 1;
+  private readonly trimStep: number;
+
+  constructor(
+    private readonly inner: MessageStore,
+    private readonly opts: SessionStoreOptions = {},
+  ) {
+    this.kind = inner.kind;
+    this.trimStep = Math.max(1, Math.floor((opts.retainMessages ?? 0) / 10));
+  }
+
+  open(now: number): Promise<StoreState> {
+    this.trimmedBelow = 1;
+    return this.inner.open(now);
+  }
+
+  fence(epoch: number): Promise<void> {
+    return this.inner.fence(epoch);
+  }
+
+  async commit(batch: CommitBatch): Promise<void> {
+    await this.inner.commit(batch);
+    if (batch.outbound.length > 0) this.opts.onCommit?.(batch.outbound);
+    const keep = this.opts.retainMessages;
+    if (keep === undefined) return;
+    const below = batch.nextSenderSeq - keep;
+    if (below >= this.trimmedBelow + this.trimStep) {
+      await this.inner.trim(below);
+      this.trimmedBelow = below;
+    }
+  }
+
+  getRange(begin: number, end: number): Promise<StoredMessage[]> {
+    return this.inner.getRange(begin, end);
+  }
+
+  async reset(now: number, next?: { nextSenderSeq?: number; nextTargetSeq?: number }): Promise<StoreState> {
+    this.trimmedBelow = 1;
+    return this.inner.reset(now, next);
+  }
+
+  setSequences(nextSenderSeq: number, nextTargetSeq: number): Promise<void> {
+    return this.inner.setSequences(nextSenderSeq, nextTargetSeq);
+  }
+
+  trim(belowSeq: number): Promise<void> {
+    return this.inner.trim(belowSeq);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
