@@ -4,11 +4,14 @@
  * a graceful Logout.
  */
 import type { ConnectionOptions, TlsOptions } from "node:tls";
+import { type EventBus, InProcessBus, OutboxPublisher, ResilientJetStreamBus } from "@fixmesh/bus";
 import { Acceptor, type SessionApplication, SessionRunner, tcpConnector } from "@fixmesh/engine";
 import { Tag, validate } from "@fixmesh/fix";
 import { ConfigError, type SessionSettings } from "@fixmesh/session";
+import { ServerCredentials } from "@grpc/grpc-js";
 import { acceptanceApp } from "./apps/acceptance.js";
 import type { ClientTlsConfig, ConnectorConfig, ServerTlsConfig, SessionConfig } from "./config/schema.js";
+import { type GrpcServerHandle, startGrpcServer } from "./grpc/server.js";
 import { type Logger, loggerFor } from "./log/logger.js";
 import type { SessionRegistry } from "./registry.js";
 import { Stores } from "./store/store.js";
@@ -18,7 +21,7 @@ export interface Connector extends SessionRegistry {
   readonly logger: Logger;
   /** The port each entry of `config.acceptors` listens on (the real one when the config said 0). */
   readonly acceptorPorts: readonly number[];
-  /** The gRPC server's port; null until the server is wired in (see `start`). */
+  /** The gRPC server's port. */
   readonly grpcPort: number | null;
   /** The metrics endpoint's port; null until it is wired in. */
   readonly metricsPort: number | null;
@@ -50,6 +53,10 @@ class RunningConnector implements Connector {
   private stopping: Promise<void> | null = null;
   grpcPort: number | null = null;
   metricsPort: number | null = null;
+  private grpc: GrpcServerHandle | null = null;
+  /** Where events go: NATS JetStream when configured, else the in-process bus. */
+  private bus: EventBus | null = null;
+  private readonly publishers: OutboxPublisher[] = [];
 
   constructor(
     readonly config: ConnectorConfig,
@@ -81,6 +88,15 @@ class RunningConnector implements Connector {
       },
       "connector starting",
     );
+    this.bus = cfg.nats.url
+      ? new ResilientJetStreamBus({
+          servers: cfg.nats.url,
+          name: `fixmesh-connector-${cfg.connector.id}`,
+          ...(cfg.nats.user !== undefined && { user: cfg.nats.user }),
+          ...(cfg.nats.password && { pass: cfg.nats.password.reveal() }),
+        })
+      : new InProcessBus();
+    this.logger.info({ bus: this.bus.kind, url: cfg.nats.url }, "events bus");
     for (const [i, a] of cfg.acceptors.entries()) {
       this.acceptors.push(
         new Acceptor({
@@ -112,11 +128,14 @@ class RunningConnector implements Connector {
     }
     for (const s of cfg.sessions) if (s.initiator !== undefined) await this.startSession(s);
 
-    // ---- gRPC SessionService: WIRE HERE ------------------------------------------------------------------------
-    // Start the server of ./grpc/ (`startGrpcServer`) on cfg.grpc.host/port (cfg.grpc.tls: certificates, when
-    // set) with `this` as its SessionRegistry and `this.logger`; set `this.grpcPort` to the port it bound; close
-    // it first in `stopAll()` (marked there).
-    // -------------------------------------------------------------------------------------------------------------
+    this.grpc = await startGrpcServer({
+      registry: this,
+      host: cfg.grpc.host,
+      port: cfg.grpc.port,
+      logger: this.logger.child({ component: "grpc" }),
+      ...(cfg.grpc.tls && { credentials: grpcServerCredentials(cfg.grpc.tls) }),
+    });
+    this.grpcPort = this.grpc.port;
 
     // ---- metrics (Prometheus exposition on cfg.metrics): WIRE HERE, set `this.metricsPort` ----------------------
 
@@ -161,6 +180,7 @@ class RunningConnector implements Connector {
       settings,
       store,
       app,
+      events: typeof store.readOutbox === "function",
       validate: s.useDataDictionary ? (m) => validate(m, dict, s.validation) : null,
       logger: log,
       ...(s.initiator && {
@@ -171,6 +191,17 @@ class RunningConnector implements Connector {
       }),
     });
     this.sessions.set(s.id, runner);
+    if (this.bus !== null && typeof store.readOutbox === "function" && typeof store.ackOutbox === "function") {
+      const source = { readOutbox: store.readOutbox.bind(store), ackOutbox: store.ackOutbox.bind(store) };
+      const publisher = new OutboxPublisher(source, this.bus);
+      runner.onCommit((c) => {
+        if (c.events > 0) publisher.notify();
+      });
+      publisher.start();
+      this.publishers.push(publisher);
+    } else {
+      log.warn({ session: s.id, store: store.kind }, "this store has no outbox: no events are published");
+    }
     log.info(
       {
         session: s.id,
@@ -192,8 +223,12 @@ class RunningConnector implements Connector {
 
   private async stopAll(): Promise<void> {
     this.logger.info({ sessions: this.sessions.size }, "connector stopping: logging out every session");
-    // ---- gRPC: stop the server here first, so no new sends arrive while the sessions log out. ----------------
     const failures: unknown[] = [];
+    // The gRPC server first, so no new sends arrive while the sessions log out.
+    await this.grpc?.close().catch((err: unknown) => {
+      failures.push(err);
+      this.logger.error({ err }, "closing the gRPC server failed");
+    });
     await Promise.all(
       this.list().map((r) =>
         r.stop(r.state.settings.LogoutTimeout * 1000).catch((err: unknown) => {
@@ -204,6 +239,19 @@ class RunningConnector implements Connector {
     );
     // The ports close after the Logouts: closing an acceptor drops the sockets it accepted.
     await Promise.all(this.acceptors.map((a) => a.close()));
+    // Whatever the outboxes still hold goes to the bus now if it can; what it cannot take stays in the stores.
+    await Promise.all(
+      this.publishers.map((p) =>
+        p
+          .stop()
+          .then(() =>
+            p
+              .drain()
+              .catch((err: unknown) => this.logger.warn({ err }, "events left in the outbox for the next start")),
+          ),
+      ),
+    );
+    await this.bus?.close().catch((err: unknown) => this.logger.warn({ err }, "closing the bus failed"));
     await this.stores.close().catch((err: unknown) => {
       failures.push(err);
       this.logger.error({ err }, "closing the store connection failed");
@@ -222,6 +270,14 @@ function serverTls(t: ServerTlsConfig): TlsOptions {
     requestCert: t.requireClientCert,
     rejectUnauthorized: t.requireClientCert,
   };
+}
+
+function grpcServerCredentials(t: ServerTlsConfig): ServerCredentials {
+  return ServerCredentials.createSsl(
+    t.ca !== undefined ? Buffer.from(t.ca) : null,
+    [{ cert_chain: Buffer.from(t.cert), private_key: Buffer.from(t.key.reveal()) }],
+    t.requireClientCert,
+  );
 }
 
 function clientTls(t: ClientTlsConfig): ConnectionOptions {

@@ -14,3 +14,4 @@ export {
 export { InProcessBus } from "./in-process.js";
 export { JetStreamBus, type JetStreamBusOptions } from "./jetstream.js";
 export { type OutboxEntry, OutboxPublisher, type OutboxSource, type PublisherStats } from "./publisher.js";
+export { ResilientJetStreamBus } from "./resilient.js";

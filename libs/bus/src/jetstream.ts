@@ -25,6 +25,8 @@ export interface JetStreamBusOptions {
   /** Give up connecting at start after this long (default 5 s); reconnects after that are unlimited. */
   connectTimeoutMs?: number;
   name?: string;
+  user?: string;
+  pass?: string;
 }
 
 /**
@@ -49,6 +51,8 @@ export class JetStreamBus implements EventBus {
       timeout: opts.connectTimeoutMs ?? 5000,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+      ...(opts.user !== undefined && { user: opts.user }),
+      ...(opts.pass !== undefined && { pass: opts.pass }),
     });
     try {
       const jsm = await jetstreamManager(nc);

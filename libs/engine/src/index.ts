@@ -5,6 +5,7 @@
 export { Acceptor, type AcceptorOptions } from "./acceptor.js";
 export { type HostPort, tcpConnector } from "./initiator.js";
 export {
+  type CommitInfo,
   type Connector,
   type FramedEvent,
   PersistFailedError,

@@ -62,6 +62,13 @@ export interface SessionRunnerOptions {
   now?: () => number;
 }
 
+/** One store commit: how long it took and what it carried. */
+export interface CommitInfo {
+  ms: number;
+  messages: number;
+  events: number;
+}
+
 /** What a framer produced from the first bytes of an accepted connection. */
 export type FramedEvent = { type: "message"; msg: FixMessage } | { type: "garbled"; reason: string };
 
@@ -109,7 +116,7 @@ export class SessionRunner implements SessionHandle {
   /** The store's current cycle (event ids carry it). */
   private cycle: string;
   private readonly events: boolean;
-  private readonly commitListeners = new Set<() => void>();
+  private readonly commitListeners = new Set<(c: CommitInfo) => void>();
   private flushQueued = false;
   private io: Promise<void> = Promise.resolve();
   private committedTarget = 0;
@@ -162,8 +169,8 @@ export class SessionRunner implements SessionHandle {
     return () => this.messageListeners.delete(fn);
   }
 
-  /** Called after every commit that added events to the outbox (to wake the publisher). */
-  onCommit(fn: () => void): () => void {
+  /** Called after every store commit (to wake the outbox publisher, and for the store-latency metric). */
+  onCommit(fn: (c: CommitInfo) => void): () => void {
     this.commitListeners.add(fn);
     return () => this.commitListeners.delete(fn);
   }
@@ -395,8 +402,14 @@ export class SessionRunner implements SessionHandle {
       if (this.fenced) throw this.fenced;
       try {
         if (batch.outbound.length > 0 || batch.events.length > 0 || !st.storeResetting) {
+          const t0 = performance.now();
           await this.store.commit({ outbound: batch.outbound, nextSenderSeq, nextTargetSeq, events: batch.events });
-          if (batch.events.length > 0) for (const l of this.commitListeners) l();
+          const info: CommitInfo = {
+            ms: performance.now() - t0,
+            messages: batch.outbound.length,
+            events: batch.events.length,
+          };
+          for (const l of this.commitListeners) l(info);
         }
       } catch (err) {
         this.onStoreFailure(err, batch);
