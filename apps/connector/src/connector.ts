@@ -180,7 +180,7 @@ class RunningConnector implements Connector {
       settings,
       store,
       app,
-      events: typeof store.readOutbox === "function",
+      events: true,
       validate: s.useDataDictionary ? (m) => validate(m, dict, s.validation) : null,
       logger: log,
       ...(s.initiator && {
@@ -191,16 +191,13 @@ class RunningConnector implements Connector {
       }),
     });
     this.sessions.set(s.id, runner);
-    if (this.bus !== null && typeof store.readOutbox === "function" && typeof store.ackOutbox === "function") {
-      const source = { readOutbox: store.readOutbox.bind(store), ackOutbox: store.ackOutbox.bind(store) };
-      const publisher = new OutboxPublisher(source, this.bus);
+    if (this.bus !== null) {
+      const publisher = new OutboxPublisher(store, this.bus);
       runner.onCommit((c) => {
         if (c.events > 0) publisher.notify();
       });
       publisher.start();
       this.publishers.push(publisher);
-    } else {
-      log.warn({ session: s.id, store: store.kind }, "this store has no outbox: no events are published");
     }
     log.info(
       {

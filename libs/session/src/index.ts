@@ -24,6 +24,8 @@ export {
   type ValidationFailure,
   type Validator,
 } from "./session/types.js";
+// For other store implementations (the Redis store): the input checks every store applies, so all reject alike.
+export { checkBatch, checkEvents, checkPosition, checkSeq, MAX_SEQ } from "./store/batch.js";
 export { FileStore, type FileStoreOptions, FsyncPolicy, sessionDirName } from "./store/file.js";
 export { MemoryBacking, MemoryStore, type MemoryStoreOptions } from "./store/memory.js";
 export type {

@@ -1,22 +1,26 @@
--- One group commit: the outbound messages of one event-loop turn and both sequence numbers, atomically, in one
--- round trip (persist before send, ARCHITECTURE.md).
+-- One group commit: the outbound messages of one event-loop turn, both sequence numbers and the events that describe
+-- them, atomically, in one round trip (persist before send, ARCHITECTURE.md "Events": the outbox).
 -- KEYS[1] meta · KEYS[2] the outbound log of the writer's cycle (sorted set: score seq, member see record.ts)
+-- KEYS[3] the outbox (sorted set: score position, member see outbox.ts)
 -- ARGV[1] writer's epoch · ARGV[2] writer's cycle · ARGV[3] nextSenderSeq · ARGV[4] nextTargetSeq
 -- ARGV[5] retention as a ZREMRANGEBYRANK stop index ('-1001' keeps the newest 1000), '' for none
--- ARGV[6], ARGV[7], ... seq, member pairs, seqs ascending
+-- ARGV[6] k, the number of events · ARGV[7] .. ARGV[6 + k] their bodies (outbox.ts), in order
+-- ARGV[7 + k], ... seq, member pairs, seqs ascending
 local err = guard(KEYS[1], ARGV[1], ARGV[2])
 if err then
   return err
 end
 local out = KEYS[2]
 local n = #ARGV
-if n > 5 then
+local k = tonumber(ARGV[6])
+local m = 7 + k
+if n >= m then
   -- A seq stored again (after a SequenceReset to a lower seq) must replace its old message, whose member
   -- differs by its bytes: remove by score first, one ZREMRANGEBYSCORE per run of consecutive seqs (one per
   -- commit in practice; O(log N) when there is nothing to remove, the usual append).
-  local first, last = ARGV[6], ARGV[6]
+  local first, last = ARGV[m], ARGV[m]
   local lastNum = tonumber(last)
-  for i = 8, n, 2 do
+  for i = m + 2, n, 2 do
     local s = tonumber(ARGV[i])
     if s ~= lastNum + 1 then
       redis.call('ZREMRANGEBYSCORE', out, first, last)
@@ -26,7 +30,7 @@ if n > 5 then
   end
   redis.call('ZREMRANGEBYSCORE', out, first, last)
   -- ZADD in slices of 2,000 messages: unpack() is bounded by Lua's C stack (LUAI_MAXCSTACK, 8,000 values).
-  local i = 6
+  local i = m
   while i <= n do
     local j = math.min(i + 3999, n)
     redis.call('ZADD', out, unpack(ARGV, i, j))
@@ -34,6 +38,24 @@ if n > 5 then
   end
   if ARGV[5] ~= '' then
     redis.call('ZREMRANGEBYRANK', out, '0', ARGV[5])
+  end
+end
+if k > 0 then
+  -- Positions come from a counter in meta that only grows (a reset leaves it, and the outbox, alone). They stay
+  -- far below 2^48, so the u48 in the member and the score (a double) hold them exactly.
+  local pos = redis.call('HINCRBY', KEYS[1], 'outboxPos', k) - k
+  local args = {}
+  for i = 7, 6 + k do
+    pos = pos + 1
+    args[#args + 1] = pos
+    args[#args + 1] = '\1' .. struct.pack('>I6', pos) .. ARGV[i]
+    if #args == 4000 then
+      redis.call('ZADD', KEYS[3], unpack(args))
+      args = {}
+    end
+  end
+  if #args > 0 then
+    redis.call('ZADD', KEYS[3], unpack(args))
   end
 end
 redis.call('HSET', KEYS[1], 'nextSenderSeq', ARGV[3], 'nextTargetSeq', ARGV[4])

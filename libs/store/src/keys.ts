@@ -2,8 +2,10 @@
  * Key layout of one session. Every key carries the session's hash tag `{<session>}`, so Redis Cluster puts them
  * all in one slot and the Lua scripts, which touch several of them, also run on a cluster:
  *
- *   <prefix>:{<session>}:meta          hash: nextSenderSeq, nextTargetSeq, cycle, creationTime, epoch
+ *   <prefix>:{<session>}:meta          hash: nextSenderSeq, nextTargetSeq, cycle, creationTime, epoch, and
+ *                                      outboxPos (the outbox position handed out last)
  *   <prefix>:{<session>}:out:<cycle>   sorted set: the outbound log of one cycle (see record.ts)
+ *   <prefix>:{<session>}:outbox        sorted set: unacknowledged outbox events, across cycles (see outbox.ts)
  */
 
 export interface SessionKeys {
@@ -11,6 +13,8 @@ export interface SessionKeys {
   readonly tag: string;
   /** The session's metadata hash. */
   readonly meta: string;
+  /** The outbox: events not yet acknowledged by the bus, of every cycle (a reset keeps it). */
+  readonly outbox: string;
   /** A glob matching every key of the session (for tools and tests). */
   readonly pattern: string;
   /** The outbound log of `cycle`. */
@@ -35,6 +39,7 @@ export function sessionKeys(prefix: string, session: string): SessionKeys {
   return {
     tag,
     meta: `${base}:meta`,
+    outbox: `${base}:outbox`,
     pattern: `${base.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}:*`,
     out: (cycle) => `${base}:out:${cycle}`,
   };

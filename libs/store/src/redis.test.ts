@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { StaleEpochError, StoreConflictError } from "@fixmesh/session";
-import { assertSameMessages, messages, NOW, storeSuite } from "@fixmesh/session/testing";
+import {
+  assertGrowingPositions,
+  assertSameEvents,
+  assertSameMessages,
+  events,
+  messages,
+  NOW,
+  storeSuite,
+} from "@fixmesh/session/testing";
 import fc from "fast-check";
 import { sessionKeys } from "./keys.js";
 import { RedisStore, type RedisStoreOptions } from "./redis.js";
@@ -37,12 +45,18 @@ async function withStores(
   }
 }
 
-/** What Redis holds for the session, read directly: the meta hash and the current cycle's raw members. */
+/** What Redis holds for the session, read directly: the meta hash, the current cycle's and the outbox's raw members. */
 async function snapshot(prefix: string, session = SESSION) {
   const keys = sessionKeys(prefix, session);
   const meta = await client.hgetall(keys.meta);
   const members = await client.zrangeBuffer(keys.out(meta.cycle), 0, -1, "WITHSCORES");
-  return { meta, members: members.map((b) => b.toString("hex")), keys: (await keysUnder(client, prefix)).sort() };
+  const outbox = await client.zrangeBuffer(keys.outbox, 0, -1, "WITHSCORES");
+  return {
+    meta,
+    members: members.map((b) => b.toString("hex")),
+    outbox: outbox.map((b) => b.toString("hex")),
+    keys: (await keysUnder(client, prefix)).sort(),
+  };
 }
 
 describe("redis store on a real server", () => {
@@ -51,17 +65,18 @@ describe("redis store on a real server", () => {
       const first = make();
       await first.open(NOW);
       await first.fence(1);
-      await first.commit({ outbound: messages(1, 2), nextSenderSeq: 3, nextTargetSeq: 2 });
+      await first.commit({ outbound: messages(1, 2), nextSenderSeq: 3, nextTargetSeq: 2, events: events(1, 2) });
       const second = make();
       await second.open(NOW);
       await second.fence(2);
       const before = await snapshot(prefix);
 
       await assert.rejects(
-        first.commit({ outbound: messages(3, 5), nextSenderSeq: 6, nextTargetSeq: 9 }),
+        first.commit({ outbound: messages(3, 5), nextSenderSeq: 6, nextTargetSeq: 9, events: events(3, 3) }),
         (e: unknown) => e instanceof StaleEpochError && e.session === SESSION && e.epoch === 1 && e.currentEpoch === 2,
       );
       await assert.rejects(first.commit({ outbound: [], nextSenderSeq: 3, nextTargetSeq: 9 }), StaleEpochError);
+      await assert.rejects(first.ackOutbox(Number.MAX_SAFE_INTEGER), StaleEpochError);
 
       const afterwards = await snapshot(prefix);
       assert.deepEqual(afterwards, before);
@@ -69,6 +84,8 @@ describe("redis store on a real server", () => {
       assert.equal(afterwards.meta.nextTargetSeq, "2");
       assert.equal(afterwards.meta.epoch, "2");
       assert.equal(afterwards.members.length, 2 * 2, "two members with their scores");
+      assert.equal(afterwards.outbox.length, 2 * 2, "two events with their positions");
+      assert.equal(afterwards.meta.outboxPos, "2");
     });
   });
 
@@ -95,11 +112,12 @@ describe("redis store on a real server", () => {
       await withStores(async (make, prefix) => {
         const s = make({ session });
         await s.open(NOW);
-        await s.commit({ outbound: messages(1, 3), nextSenderSeq: 4, nextTargetSeq: 1 });
+        await s.commit({ outbound: messages(1, 3), nextSenderSeq: 4, nextTargetSeq: 1, events: events(1, 3) });
         await s.reset(NOW + 1000);
-        await s.commit({ outbound: messages(1, 2), nextSenderSeq: 3, nextTargetSeq: 1 });
+        await s.commit({ outbound: messages(1, 2), nextSenderSeq: 3, nextTargetSeq: 1, events: events(4, 4) });
         const keys = await keysUnder(client, prefix);
-        assert.equal(keys.length, 2, `meta and the current cycle's log: ${keys.join(", ")}`);
+        assert.equal(keys.length, 3, `meta, the current cycle's log and the outbox: ${keys.join(", ")}`);
+        assert.ok(keys.includes(sessionKeys(prefix, session).outbox));
         const tag = sessionKeys(prefix, session).tag;
         for (const key of keys) {
           assert.ok(key.startsWith(`${prefix}:${tag}:`), key);
@@ -159,6 +177,27 @@ describe("redis store on a real server", () => {
       await s.commit({ outbound: messages(1, 9000), nextSenderSeq: 9001, nextTargetSeq: 1 });
       assertSameMessages(await s.getRange(1, 9000), messages(1, 9000));
       assertSameMessages(await s.getRange(4000, 4200), messages(4000, 4200));
+    });
+  });
+
+  it("adds a commit's events larger than one Lua unpack() slice in order, each member scored by its position", async () => {
+    await withStores(async (make, prefix) => {
+      const s = make();
+      await s.open(NOW);
+      await s.commit({ outbound: messages(1, 3), nextSenderSeq: 4, nextTargetSeq: 1, events: events(1, 4500) });
+      const read = await s.readOutbox(10_000);
+      assertSameEvents(read, events(1, 4500));
+      assert.deepEqual(
+        assertGrowingPositions(read),
+        Array.from({ length: 4500 }, (_, i) => i + 1),
+      );
+      const raw = await client.zrangeBuffer(sessionKeys(prefix, SESSION).outbox, 0, 2, "WITHSCORES");
+      for (let i = 0; i < raw.length; i += 2) {
+        assert.equal(raw[i][0], 1, "format byte");
+        assert.equal(raw[i].readUIntBE(1, 6), Number(raw[i + 1].toString()), "the member names its score");
+      }
+      await s.ackOutbox(4000);
+      assertSameEvents(await s.readOutbox(10_000), events(4001, 4500));
     });
   });
 

@@ -1,6 +1,11 @@
 import {
   type CommitBatch,
+  checkBatch,
+  checkPosition,
+  checkSeq,
+  MAX_SEQ,
   type MessageStore,
+  type OutboxEntry,
   StaleEpochError,
   StoreConflictError,
   StoreCorruptError,
@@ -8,11 +13,11 @@ import {
   type StoreState,
 } from "@fixmesh/session";
 import type { Cluster, Redis, RedisOptions } from "ioredis";
-import { checkBatch, checkSeq, MAX_SEQ } from "./batch.js";
 import { createRedisClient, REDIS_CLIENT_DEFAULTS, whenReady } from "./client.js";
 import { checkNow, newCycleId } from "./cycle.js";
 import { StoreUnavailableError } from "./errors.js";
 import { type SessionKeys, sessionKeys } from "./keys.js";
+import { encodeEventBody, readEventMember } from "./outbox.js";
 import { memberLength, readMember, writeMember } from "./record.js";
 import { type StateReply, type StoreCommands, withScripts } from "./scripts.js";
 
@@ -132,7 +137,14 @@ export class RedisStore implements MessageStore {
     const outbound = batch.outbound;
     let size = 0;
     for (const m of outbound) size += memberLength(m);
-    const args: (string | Buffer)[] = [String(batch.nextSenderSeq), String(batch.nextTargetSeq), this.retentionStop];
+    const events = batch.events ?? [];
+    const args: (string | Buffer)[] = [
+      String(batch.nextSenderSeq),
+      String(batch.nextTargetSeq),
+      this.retentionStop,
+      String(events.length),
+    ];
+    for (const e of events) args.push(encodeEventBody(e));
     if (outbound.length > 0) {
       const buf = Buffer.allocUnsafe(size);
       let at = 0;
@@ -146,7 +158,38 @@ export class RedisStore implements MessageStore {
       const cycle = this.openCycle();
       const epoch = this.epoch;
       await this.call("commit", epoch, () =>
-        this.client.fixmeshStoreCommit(this.keys.meta, this.keys.out(cycle), String(epoch), cycle, ...args),
+        this.client.fixmeshStoreCommit(
+          this.keys.meta,
+          this.keys.out(cycle),
+          this.keys.outbox,
+          String(epoch),
+          cycle,
+          ...args,
+        ),
+      );
+    });
+  }
+
+  /** One ZRANGE of the outbox (a read: not fenced). */
+  async readOutbox(limit: number): Promise<OutboxEntry[]> {
+    return this.later(async () => {
+      this.openCycle();
+      const n = Math.floor(limit);
+      if (!(n > 0)) return [];
+      const key = this.keys.outbox;
+      const stop = Number.isSafeInteger(n) ? String(n - 1) : "-1";
+      const members = await this.call("readOutbox", this.epoch, () => this.redis.zrangeBuffer(key, 0, stop));
+      return members.map((member) => readEventMember(member, key));
+    });
+  }
+
+  async ackOutbox(upToPos: number): Promise<void> {
+    checkPosition("upToPos", upToPos);
+    return this.later(async () => {
+      const cycle = this.openCycle();
+      const epoch = this.epoch;
+      await this.call("ackOutbox", epoch, () =>
+        this.client.fixmeshStoreAckOutbox(this.keys.meta, this.keys.outbox, String(epoch), cycle, String(upToPos)),
       );
     });
   }

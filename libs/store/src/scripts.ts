@@ -18,7 +18,8 @@ export type StateReply = (string | null)[];
 export interface StoreCommands {
   fixmeshStoreOpen(meta: string, cycle: string, now: string): Promise<StateReply>;
   fixmeshStoreFence(meta: string, epoch: string): Promise<StateReply>;
-  fixmeshStoreCommit(meta: string, out: string, ...args: (string | Buffer)[]): Promise<unknown>;
+  fixmeshStoreCommit(meta: string, out: string, outbox: string, ...args: (string | Buffer)[]): Promise<unknown>;
+  fixmeshStoreAckOutbox(meta: string, outbox: string, epoch: string, cycle: string, upTo: string): Promise<unknown>;
   fixmeshStoreSetSequences(
     meta: string,
     epoch: string,
@@ -43,7 +44,8 @@ export interface StoreCommands {
 const SCRIPTS: Record<keyof StoreCommands, { numberOfKeys: number; lua: string }> = {
   fixmeshStoreOpen: { numberOfKeys: 1, lua: read("open.lua") },
   fixmeshStoreFence: { numberOfKeys: 1, lua: read("fence.lua") },
-  fixmeshStoreCommit: { numberOfKeys: 2, lua: guard + read("commit.lua") },
+  fixmeshStoreCommit: { numberOfKeys: 3, lua: guard + read("commit.lua") },
+  fixmeshStoreAckOutbox: { numberOfKeys: 2, lua: guard + read("ack-outbox.lua") },
   fixmeshStoreSetSequences: { numberOfKeys: 1, lua: guard + read("set-sequences.lua") },
   fixmeshStoreTrim: { numberOfKeys: 2, lua: guard + read("trim.lua") },
   fixmeshStoreReset: { numberOfKeys: 3, lua: guard + read("reset.lua") },

@@ -14,7 +14,7 @@ describe("fixmesh start (the embedded demo)", () => {
   it("fills every order and recovers the gap it forces on the wire", async () => {
     const lines: string[] = [];
     const r = await runDemo({ dataDir: join(dir, "a"), orders: 3, chaos: "gap", print: (l) => lines.push(l) });
-    assert.deepEqual(r, { orders: 3, fills: 3, recovered: true });
+    assert.deepEqual(r, { orders: 3, fills: 3, recovered: true, duplicatesDropped: 0, converged: true });
     assert.ok(lines.some((l) => l.includes("gap detected")));
     assert.ok(lines.some((l) => l.includes("PossDupFlag=Y")));
   });
@@ -24,7 +24,7 @@ describe("fixmesh start (the embedded demo)", () => {
     const data = join(dir, "b");
     await runDemo({ dataDir: data, orders: 1, chaos: "none", print: () => undefined });
     await runDemo({ dataDir: data, orders: 1, chaos: "none", print: (l) => lines.push(l) });
-    const logon = lines.find((l) => l.includes("logged on: next outbound seq"));
+    const logon = lines.find((l) => l.includes("LIVE: next outbound seq"));
     assert.ok(logon);
     const m = /next outbound seq (\d+)/.exec(logon);
     assert.ok(m && Number(m[1]) > 2, `outbound numbers restarted: ${logon}`);
@@ -37,7 +37,19 @@ describe("fixmesh start (the embedded demo)", () => {
       timeout: 30_000,
     });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /2 orders, 2 fills, gap recovered/);
+    assert.match(r.stdout, /2 orders, \d+ fills, duplicates dropped 0, ours == venue's: yes, gap recovered/);
+  });
+
+  it("applies a repeated execution once, with and without PossDupFlag", async () => {
+    const r = await runDemo({ dataDir: join(dir, "d"), orders: 2, chaos: "dup", print: () => undefined });
+    assert.equal(r.converged, true);
+    assert.ok(r.duplicatesDropped >= 2, `dropped ${r.duplicatesDropped}`);
+  });
+
+  it("recovers from a cut connection with nothing lost", async () => {
+    const r = await runDemo({ dataDir: join(dir, "e"), orders: 3, chaos: "cut", print: () => undefined });
+    assert.equal(r.fills, 3);
+    assert.equal(r.converged, true);
   });
 
   it("refuses a bad option with a clear message", () => {

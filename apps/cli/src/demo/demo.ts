@@ -1,187 +1,152 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { Acceptor, type SessionHandle, SessionRunner, tcpConnector } from "@fixmesh/engine";
+import { ChaosProxy } from "@fixmesh/chaos";
+import { type Connector, loggerFor, parseConfig, startConnector } from "@fixmesh/connector";
+import type { SessionRunner } from "@fixmesh/engine";
 import { type FixMessage, MsgType, Tag } from "@fixmesh/fix";
-import { FileStore, resolveSettings, type SessionNotice } from "@fixmesh/session";
-import { DropProxy } from "./proxy.js";
+import { apply, OrderStore } from "@fixmesh/orders";
+import type { SessionNotice } from "@fixmesh/session";
+import { parseVenueSimConfig, startVenueSim } from "@fixmesh/venue-sim";
+
+export type DemoChaos = "none" | "gap" | "dup" | "cut";
 
 export interface DemoOptions {
   dataDir: string;
   orders: number;
-  /** `gap`: drop one ExecutionReport on the wire so the client must recover it. */
-  chaos: "none" | "gap";
+  /** `gap`: drop one ExecutionReport on the wire; `dup`: the venue repeats executions; `cut`: cut the link mid-flow. */
+  chaos: DemoChaos;
   print: (line: string) => void;
 }
 
+export interface DemoResult {
+  orders: number;
+  fills: number;
+  recovered: boolean;
+  duplicatesDropped: number;
+  converged: boolean;
+}
+
 const SYMBOLS = ["IBM", "MSFT", "AAPL", "VOD.L", "SAP.DE"];
+const SESSION = "FIX.4.4:CLIENT->VENUE";
 
 /**
- * The embedded demo: a venue (acceptor) and a client (initiator) in one process, each with its own file store,
- * talking FIX 4.4 over loopback through a proxy that can drop a message. The client logs on, sends orders,
- * and follows their executions; with `chaos: gap` one execution vanishes on the wire and the session recovers
- * it with a ResendRequest.
+ * `fixmesh start`: the venue simulator and a connector in one process, on embedded defaults (file stores, the
+ * in-process bus), talking FIX 4.4 over loopback through the chaos proxy. The connector's session sends orders and
+ * follows them through their ExecutionReports with the order state machine; a fault can be switched on to watch a
+ * recovery. At the end our view of every order is compared with the venue's.
  */
-export async function runDemo(o: DemoOptions): Promise<{ orders: number; fills: number; recovered: boolean }> {
+export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const dir = resolve(o.dataDir);
   mkdirSync(dir, { recursive: true });
   const p = o.print;
   const t0 = Date.now();
   const stamp = () => `${String(Date.now() - t0).padStart(5, " ")} ms`;
 
-  // --- venue: acks every order, then fills it
-  let execSeq = 0;
-  const venueApp = {
-    onMessage(msg: FixMessage, s: SessionHandle) {
-      if (msg.msgType !== MsgType.NewOrderSingle) return;
-      const clOrdId = msg.get(Tag.ClOrdID) ?? "";
-      const qty = msg.get(Tag.OrderQty) ?? "0";
-      const px = msg.get(Tag.Price) ?? "0";
-      const common = [Tag.ClOrdID, clOrdId, Tag.Symbol, msg.get(Tag.Symbol) ?? "", Tag.Side, msg.get(Tag.Side) ?? "1"];
-      const orderId = `V${clOrdId}`;
-      void s.send(MsgType.ExecutionReport, [
-        Tag.AvgPx,
-        0,
-        ...common.slice(0, 2),
-        Tag.CumQty,
-        0,
-        Tag.ExecID,
-        `E${++execSeq}`,
-        Tag.OrderID,
-        orderId,
-        Tag.OrderQty,
-        qty,
-        Tag.OrdStatus,
-        "0",
-        Tag.Side,
-        msg.get(Tag.Side) ?? "1",
-        Tag.Symbol,
-        msg.get(Tag.Symbol) ?? "",
-        Tag.ExecType,
-        "0",
-        Tag.LeavesQty,
-        qty,
-      ]);
-      void s.send(MsgType.ExecutionReport, [
-        Tag.AvgPx,
-        px,
-        ...common.slice(0, 2),
-        Tag.CumQty,
-        qty,
-        Tag.ExecID,
-        `E${++execSeq}`,
-        Tag.LastPx,
-        px,
-        Tag.LastQty,
-        qty,
-        Tag.OrderID,
-        orderId,
-        Tag.OrderQty,
-        qty,
-        Tag.OrdStatus,
-        "2",
-        Tag.Side,
-        msg.get(Tag.Side) ?? "1",
-        Tag.Symbol,
-        msg.get(Tag.Symbol) ?? "",
-        Tag.ExecType,
-        "F",
-        Tag.LeavesQty,
-        0,
-      ]);
-    },
-  };
-  const venueSettings = resolveSettings({
-    BeginString: "FIX.4.4",
-    SenderCompID: "VENUE",
-    TargetCompID: "CLIENT",
-    ConnectionType: "acceptor",
-  });
-  const venue = await SessionRunner.start({
-    settings: venueSettings,
-    store: new FileStore({ dir: join(dir, "venue"), session: "FIX.4.4-VENUE-CLIENT" }),
-    app: venueApp,
-  });
-  const acceptor = new Acceptor({ port: 0 });
-  acceptor.register(venue);
-  const venuePort = await acceptor.listen();
-  const proxy = new DropProxy(venuePort);
-  const proxyPort = await proxy.listen();
-  p(`${stamp()}  venue    listening on 127.0.0.1:${venuePort} (FIX.4.4 VENUE), proxy on :${proxyPort}`);
-
-  // --- client: sends orders, follows executions
-  let fills = 0;
-  let recovered = false;
-  const done = new Map<string, () => void>();
-  const clientSettings = resolveSettings({
-    BeginString: "FIX.4.4",
-    SenderCompID: "CLIENT",
-    TargetCompID: "VENUE",
-    ConnectionType: "initiator",
-    HeartBtInt: 5,
-  });
-  const loggedOn = new Promise<void>((resolveLogon) => {
-    const clientApp = {
-      onMessage(msg: FixMessage, _s: SessionHandle, possDup: boolean) {
-        if (msg.msgType !== MsgType.ExecutionReport) return;
-        const seq = msg.getInt(Tag.MsgSeqNum);
-        const status = msg.get(Tag.OrdStatus) === "2" ? "FILLED" : "NEW";
-        const clOrdId = msg.get(Tag.ClOrdID) ?? "";
-        p(
-          `${stamp()}  client   <- ExecutionReport seq ${seq} ${clOrdId} ${status}${status === "FILLED" ? ` ${msg.get(Tag.LastQty)} @ ${msg.get(Tag.LastPx)}` : ""}${possDup ? "  (PossDupFlag=Y: recovered by resend)" : ""}`,
-        );
-        if (possDup) recovered = true;
-        if (status === "FILLED") {
-          fills++;
-          done.get(clOrdId)?.();
-        }
-      },
-      onNotice(n: SessionNotice) {
-        const line = describe(n);
-        if (line) p(`${stamp()}  client   ${line}`);
-        if (n.kind === "logon") resolveLogon();
-      },
-    };
-    void SessionRunner.start({
-      settings: clientSettings,
-      store: new FileStore({ dir: join(dir, "client"), session: "FIX.4.4-CLIENT-VENUE" }),
-      app: clientApp,
-      connect: tcpConnector([{ host: "127.0.0.1", port: proxyPort }]),
-    }).then((r) => {
-      client = r;
-    });
-  });
-  let client: SessionRunner | null = null;
-  await withTimeout(loggedOn, 10_000, "client logon");
-  const c = client as unknown as SessionRunner;
+  const venue = await startVenueSim(
+    parseVenueSimConfig({
+      listen: { host: "127.0.0.1", port: 0 },
+      store: { kind: "file", dir: join(dir, "venue"), fsync: "never" },
+      sessions: [{ BeginString: "FIX.4.4", SenderCompID: "VENUE", TargetCompID: "CLIENT" }],
+      policy: { fill: "partial(2)", latency: 1 },
+    }),
+  );
+  const proxy = new ChaosProxy({ target: { host: "127.0.0.1", port: venue.port } });
+  const { port: proxyPort } = await proxy.start();
   p(
-    `${stamp()}  client   logged on: next outbound seq ${c.state.nextSenderSeq}, next inbound seq ${c.state.nextTargetSeq} (numbers survive restarts: data in ${dir})`,
+    `${stamp()}  venue      simulator on 127.0.0.1:${venue.port} (FIX 4.4, fills in 2 parts); chaos proxy on :${proxyPort}`,
   );
 
-  if (o.chaos === "gap") {
-    let armed = true;
-    proxy.dropIf = (type) => {
-      if (armed && type === MsgType.ExecutionReport && fills >= 1) {
-        armed = false;
-        return true;
-      }
-      return false;
-    };
-    proxy.onDrop = (type, seq) =>
-      p(`${stamp()}  chaos    proxy dropped ${type === "8" ? "ExecutionReport" : type} seq ${seq} on the wire`);
-  }
+  const yaml = `
+connector: { id: demo, dataDir: ${JSON.stringify(join(dir, "connector"))} }
+store: { kind: file, fsync: always }
+grpc: { host: 127.0.0.1, port: 0 }
+metrics: { host: 127.0.0.1, port: 0 }
+log: { level: info }
+sessions:
+  - BeginString: FIX.4.4
+    SenderCompID: CLIENT
+    TargetCompID: VENUE
+    ConnectionType: initiator
+    HeartBtInt: 5
+    ReconnectInterval: 0.2
+    initiator: { hosts: [{ host: 127.0.0.1, port: ${proxyPort} }] }
+`;
+  const cfg = parseConfig(yaml, { env: {}, source: "fixmesh start", cwd: dir, baseDir: dir });
+  const { createWriteStream } = await import("node:fs");
+  const logFile = createWriteStream(join(dir, "connector.log"), { flags: "a" });
+  const connector: Connector = await startConnector(cfg, {
+    logger: loggerFor(cfg, { write: (s) => logFile.write(s) }),
+  });
+  const runner = connector.get(SESSION) as SessionRunner;
+  p(`${stamp()}  connector  gRPC on :${connector.grpcPort}; logs in ${join(dir, "connector.log")}`);
+
+  const book = new OrderStore();
+  let fills = 0;
+  let recovered = false;
+  const filled = new Map<string, () => void>();
+  runner.onMessage((msg: FixMessage) => {
+    if (msg.msgType !== MsgType.ExecutionReport) return;
+    const possDup = msg.flag(Tag.PossDupFlag);
+    const r = apply(book, { type: "fixMessage", session: SESSION, message: msg }, Date.now());
+    const id = msg.get(Tag.ClOrdID) ?? "";
+    if (r.outcome === "duplicate") {
+      p(
+        `${stamp()}  client     <- ExecutionReport seq ${msg.get(Tag.MsgSeqNum)} ${id} ExecID ${msg.get(Tag.ExecID)}: duplicate, dropped`,
+      );
+      return;
+    }
+    const ord = r.order;
+    const what =
+      msg.get(Tag.ExecType) === "F" ? `fill ${msg.get(Tag.LastQty)} @ ${msg.get(Tag.LastPx)}` : "acknowledged";
+    p(
+      `${stamp()}  client     <- ExecutionReport seq ${msg.get(Tag.MsgSeqNum)} ${id} ${what} -> ${statusName(ord?.status)} ${ord?.cumQty}/${ord?.orderQty}${possDup ? "  (PossDupFlag=Y: recovered by resend)" : ""}`,
+    );
+    if (possDup) recovered = true;
+    if (msg.get(Tag.ExecType) === "F") fills++;
+    if (ord?.status === "2") filled.get(id)?.();
+  });
+  const notices = (n: SessionNotice) => {
+    const line = describe(n);
+    if (line) p(`${stamp()}  session    ${line}`);
+    if (n.kind === "gapFilled" || (n.kind === "logon" && o.chaos === "cut" && proxy.stats().connections.accepted > 1)) {
+      recovered = true;
+    }
+  };
+  runner.onNotice(notices);
+  await waitFor(() => runner.state.health === "LIVE", 10_000, "logon");
+  p(
+    `${stamp()}  session    LIVE: next outbound seq ${runner.state.nextSenderSeq}, next inbound seq ${runner.state.nextTargetSeq} (persisted in ${join(dir, "connector")}: run again and they carry on)`,
+  );
 
   const runId = Date.now().toString(36);
   for (let i = 1; i <= o.orders; i++) {
     const clOrdId = `${runId}-${i}`;
     const symbol = SYMBOLS[(i - 1) % SYMBOLS.length];
-    const filled = new Promise<void>((r) => done.set(clOrdId, r));
-    const seq = await c.send(MsgType.NewOrderSingle, [
+    const qty = 100 * i;
+    if (i === 2) armChaos(o.chaos, proxy, venue, p, stamp);
+    const done = new Promise<void>((r) => filled.set(clOrdId, r));
+    apply(
+      book,
+      {
+        type: "newOrder",
+        id: clOrdId,
+        session: SESSION,
+        clOrdID: clOrdId,
+        symbol,
+        side: "1",
+        ordType: "2",
+        price: "101.25",
+        orderQty: String(qty),
+      },
+      Date.now(),
+    );
+    const seq = await runner.send(MsgType.NewOrderSingle, [
       Tag.ClOrdID,
       clOrdId,
       Tag.HandlInst,
       "1",
       Tag.OrderQty,
-      100 * i,
+      qty,
       Tag.OrdType,
       "2",
       Tag.Price,
@@ -191,24 +156,80 @@ export async function runDemo(o: DemoOptions): Promise<{ orders: number; fills: 
       Tag.Symbol,
       symbol,
       Tag.TransactTime,
-      new Date().toISOString().replace(/[-]/g, "").replace("T", "-").slice(0, 21),
+      new Date().toISOString().replace(/-/g, "").replace("T", "-").slice(0, 21),
     ]);
     p(
-      `${stamp()}  client   -> NewOrderSingle seq ${seq} ${clOrdId} BUY ${100 * i} ${symbol} @ 101.25 (persisted before send)`,
+      `${stamp()}  client     -> NewOrderSingle seq ${seq} ${clOrdId} BUY ${qty} ${symbol} @ 101.25 (persisted before send)`,
     );
-    // With the gap chaos, the fill after the dropped message reveals the gap; a heartbeat would too.
-    await withTimeout(filled, 15_000, `fill of ${clOrdId}`);
+    await withTimeout(done, 20_000, `fill of ${clOrdId}`);
   }
+  await new Promise((r) => setTimeout(r, 100));
 
-  p(`${stamp()}  client   all ${o.orders} orders filled; logging out`);
-  await c.stop();
-  await venue.stop();
-  await proxy.close();
-  await acceptor.close();
+  // Convergence: our view of every order equals the venue's.
+  let converged = true;
+  for (const ord of [...book.all()]) {
+    const v = venue.order(ord.clOrdID, "CLIENT");
+    const same = v !== undefined && Number(ord.cumQty) === v.cumQty && Number(ord.leavesQty) === v.leavesQty;
+    if (!same) converged = false;
+  }
+  const dups = book.counters.duplicatesPossDup + book.counters.duplicatesPossResend + book.counters.duplicatesUnflagged;
   p(
-    `${stamp()}  done     ${o.orders} orders, ${fills} fills, gap ${o.chaos === "gap" ? (recovered ? "recovered" : "NOT recovered") : "not forced (try --chaos gap)"}`,
+    `${stamp()}  done       ${o.orders} orders, ${fills} fills, duplicates dropped ${dups}, ours == venue's: ${converged ? "yes" : "NO"}${o.chaos === "gap" || o.chaos === "cut" ? `, ${o.chaos} ${recovered ? "recovered" : "NOT recovered"}` : ""}`,
   );
-  return { orders: o.orders, fills, recovered };
+  await connector.stop();
+  await proxy.stop();
+  await venue.stop(0);
+  logFile.end();
+  return { orders: o.orders, fills: fillsToOrders(book), recovered, duplicatesDropped: dups, converged };
+}
+
+function fillsToOrders(book: OrderStore): number {
+  return [...book.all()].filter((x) => x.status === "2").length;
+}
+
+function armChaos(
+  chaos: DemoChaos,
+  proxy: ChaosProxy,
+  venue: Awaited<ReturnType<typeof startVenueSim>>,
+  p: (l: string) => void,
+  stamp: () => string,
+): void {
+  if (chaos === "gap") {
+    proxy.toClient.drop({ msgType: MsgType.ExecutionReport });
+    proxy.once("fault", (f) => {
+      if (f.kind === "drop") p(`${stamp()}  chaos      proxy dropped ExecutionReport seq ${f.seq} on the wire`);
+    });
+  } else if (chaos === "dup") {
+    setTimeout(() => {
+      void venue
+        .session("CLIENT")
+        .resendExecutionsAsPossDup(1)
+        .then(() => venue.session("CLIENT").duplicateExecutionsWithoutPossDup(1))
+        .then(() =>
+          p(`${stamp()}  chaos      venue sent its last execution again, once with PossDupFlag=Y, once without`),
+        );
+    }, 50);
+  } else if (chaos === "cut") {
+    setTimeout(() => {
+      p(`${stamp()}  chaos      proxy cuts the connection`);
+      proxy.cut();
+    }, 5);
+  }
+}
+
+function statusName(s: string | undefined): string {
+  return (
+    (
+      {
+        "0": "New",
+        "1": "PartiallyFilled",
+        "2": "Filled",
+        "4": "Canceled",
+        "8": "Rejected",
+        A: "PendingNew",
+      } as Record<string, string>
+    )[s ?? ""] ?? String(s)
+  );
 }
 
 function describe(n: SessionNotice): string | null {
@@ -223,10 +244,18 @@ function describe(n: SessionNotice): string | null {
       return `health ${n.from} -> ${n.to}${n.reason ? ` (${n.reason})` : ""}`;
     case "logout":
       return `logout (${n.initiatedBy}): ${n.reason}`;
-    case "reject":
-      return `reject sent: ${n.text}`;
+    case "duplicateIgnored":
+      return `duplicate MsgSeqNum ${n.seq} (PossDup) ignored by the session layer`;
     default:
       return null;
+  }
+}
+
+async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
   }
 }
 

@@ -21,6 +21,7 @@ import {
   Health,
   MemoryStore,
   type MessageStore,
+  type OutboxEntry,
   resolveSettings,
   type SessionSchedulePort,
   type SessionSettings,
@@ -93,6 +94,12 @@ class FaultyStore implements MessageStore {
   }
   trim(belowSeq: number): Promise<void> {
     return this.inner.trim(belowSeq);
+  }
+  readOutbox(limit: number): Promise<OutboxEntry[]> {
+    return this.inner.readOutbox(limit);
+  }
+  ackOutbox(upToPos: number): Promise<void> {
+    return this.inner.ackOutbox(upToPos);
   }
   close(): Promise<void> {
     return this.inner.close();

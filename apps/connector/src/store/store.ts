@@ -11,6 +11,7 @@ import {
   FileStore,
   MemoryStore,
   type MessageStore,
+  type OutboxEntry,
   type StoredMessage,
   type StoreState,
 } from "@fixmesh/session";
@@ -164,6 +165,14 @@ export class SessionStore implements MessageStore {
 
   trim(belowSeq: number): Promise<void> {
     return this.inner.trim(belowSeq);
+  }
+
+  readOutbox(limit: number): Promise<OutboxEntry[]> {
+    return this.inner.readOutbox(limit);
+  }
+
+  ackOutbox(upToPos: number): Promise<void> {
+    return this.inner.ackOutbox(upToPos);
   }
 
   close(): Promise<void> {

@@ -133,6 +133,20 @@ describe("sequence numbers", () => {
     assert.equal(h.st.nextTargetSeq, 11);
   });
 
+  it("asks for the next chunk when a GapFill closes the chunk it asked for but not the gap", () => {
+    const h = new CoreHarness({ ResendRequestChunkSize: 3 });
+    h.logon();
+    assert.deepEqual(sent(h.recv("0", [], { seq: 10 })), ["35=2|34=2|7=2|16=4"]);
+    const fill = (seq: number, next: number) =>
+      h.recv("4", [36, next, 123, "Y"], { seq, header: [43, "Y", 122, "20261127-08:59:59.000"] });
+    assert.deepEqual(sent(fill(2, 5)), ["35=2|34=3|7=5|16=7"]);
+    assert.deepEqual(sent(fill(5, 8)), ["35=2|34=4|7=8|16=0"]);
+    fill(8, 10);
+    assert.equal(h.st.nextTargetSeq, 11, "the queued 10 processed");
+    assert.equal(h.st.resendRange, null);
+    assert.equal(h.st.health, Health.Live);
+  });
+
   it("answers MsgSeqNum too low without PossDupFlag with a Logout, disconnects and goes SAFE", () => {
     const h = new CoreHarness();
     h.logon();

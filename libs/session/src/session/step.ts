@@ -723,6 +723,11 @@ function onSequenceReset(st: SessionState, acts: SessionAction[], msg: FixMessag
     if (r !== null && newSeq > r.end) {
       st.resendRange = null;
       acts.push({ type: "notice", notice: { kind: "gapFilled", begin: r.begin, end: r.end } });
+    } else if (r !== null && newSeq > r.chunkEnd) {
+      // The chunk we asked for was gap-filled past its end (a counterparty with nothing stored there answers a
+      // chunk with one GapFill): ask for the next chunk, or the rest of the gap is never requested and the session
+      // stays in RECOVERY for good (chaos suite, scenario 2b: a 100,000 jump asked for 1,000 at a time).
+      sendResendRequest(st, acts, newSeq, r.end, now);
     }
   } else if (newSeq < st.nextTargetSeq) {
     generateReject(st, acts, msg, RejectReason.ValueIsIncorrect, now);

@@ -8,8 +8,19 @@ import { describe, it } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { StaleEpochError, StoreConflictError, StoreCorruptError } from "../errors.js";
 import { FileStore, type FsyncPolicy, sessionDirName } from "./file.js";
-import { CHECKPOINT_LENGTH } from "./record.js";
-import { assertSameMessages, message, messages, NOW, storeSuite } from "./store-suite.js";
+import { CHECKPOINT_LENGTH, encodeHeader } from "./record.js";
+import type { OutboxEvent } from "./store.js";
+import {
+  assertGrowingPositions,
+  assertSameEvents,
+  assertSameMessages,
+  event,
+  events,
+  message,
+  messages,
+  NOW,
+  storeSuite,
+} from "./store-suite.js";
 
 const SESSION = "FIX.4.4-ISLD-TW44";
 
@@ -369,6 +380,246 @@ describe("file store with two writers on one directory", () => {
         [],
       );
       await s.close();
+    });
+  });
+});
+
+describe("file store outbox on disk", () => {
+  it("a log cut at any byte of a commit unit carrying events keeps all of the unit's events or none", async () => {
+    await withDir(async (dir) => {
+      const s = store(dir);
+      await s.open(NOW);
+      await s.commit({ outbound: messages(1, 3), nextSenderSeq: 4, nextTargetSeq: 2, events: events(1, 2) });
+      const kept = await s.readOutbox(10);
+      const logPath = s.logPath!;
+      const before = (await stat(logPath)).size;
+      await s.commit({ outbound: messages(4, 5), nextSenderSeq: 6, nextTargetSeq: 3, events: events(3, 5) });
+      const all = await s.readOutbox(10);
+      await s.close();
+      const full = await readFile(logPath);
+      for (let cut = before; cut <= full.length; cut++) {
+        await writeFile(logPath, full.subarray(0, cut));
+        const a = store(dir);
+        const state = await a.open(NOW);
+        const whole = cut === full.length;
+        assert.equal(state.nextSenderSeq, whole ? 6 : 4, `cut at ${cut}`);
+        assert.deepEqual(await a.readOutbox(10), whole ? all : kept, `cut at ${cut}`);
+        // The next commit (after a Discard voiding the torn unit) adds its events after the surviving ones.
+        await a.commit({ outbound: [], nextSenderSeq: state.nextSenderSeq, nextTargetSeq: 9, events: events(6, 6) });
+        await a.close();
+        const b = store(dir);
+        await b.open(NOW);
+        const after = await b.readOutbox(10);
+        assertSameEvents(after, whole ? events(1, 6) : [...events(1, 2), event(6)]);
+        assert.deepEqual(after.slice(0, -1), whole ? all : kept, `cut at ${cut}`);
+        assertGrowingPositions(after);
+        await b.close();
+      }
+    });
+  });
+
+  it("a log cut at any byte of an ack unit either acknowledges or not", async () => {
+    await withDir(async (dir) => {
+      const s = store(dir);
+      await s.open(NOW);
+      await s.commit({ outbound: [], nextSenderSeq: 1, nextTargetSeq: 1, events: events(1, 3) });
+      const all = await s.readOutbox(10);
+      const logPath = s.logPath!;
+      const before = (await stat(logPath)).size;
+      await s.ackOutbox(all[1].pos);
+      await s.close();
+      const full = await readFile(logPath);
+      for (let cut = before; cut <= full.length; cut++) {
+        await writeFile(logPath, full.subarray(0, cut));
+        const a = store(dir);
+        await a.open(NOW);
+        assert.deepEqual(await a.readOutbox(10), cut === full.length ? all.slice(2) : all, `cut at ${cut}`);
+        await a.close();
+      }
+    });
+  });
+
+  it("a flipped byte in an event or ack record fails the open with StoreCorruptError; in the last record it reads as a torn tail", async () => {
+    await withDir(async (dir) => {
+      const s = store(dir);
+      await s.open(NOW);
+      await s.commit({ outbound: messages(1, 2), nextSenderSeq: 3, nextTargetSeq: 1, events: events(1, 2) });
+      await s.ackOutbox((await s.readOutbox(1))[0].pos);
+      await s.commit({ outbound: [], nextSenderSeq: 3, nextTargetSeq: 1, events: events(3, 3) });
+      const expected = await s.readOutbox(10);
+      await s.commit({ outbound: messages(3, 3), nextSenderSeq: 4, nextTargetSeq: 1, events: events(4, 4) });
+      const logPath = s.logPath!;
+      await s.close();
+      const full = await readFile(logPath);
+      const lastRecord = full.length - CHECKPOINT_LENGTH;
+      for (let at = 0; at < full.length; at++) {
+        const damaged = Buffer.from(full);
+        damaged[at] ^= 0x5a;
+        await writeFile(logPath, damaged);
+        const a = store(dir);
+        if (at < lastRecord) {
+          await assert.rejects(
+            a.open(NOW),
+            (e: unknown) => e instanceof StoreCorruptError && e.path === logPath,
+            `byte ${at}`,
+          );
+        } else {
+          assert.equal((await a.open(NOW)).nextSenderSeq, 3, `byte ${at}`);
+          assert.deepEqual(await a.readOutbox(10), expected, `byte ${at}`);
+        }
+        await a.close();
+      }
+    });
+  });
+
+  it("readOutbox reads the events from the log: one damaged on disk after the open fails it with StoreCorruptError", async () => {
+    await withDir(async (dir) => {
+      const s = store(dir);
+      await s.open(NOW);
+      await s.commit({ outbound: [], nextSenderSeq: 1, nextTargetSeq: 1, events: events(1, 3) });
+      const full = await readFile(s.logPath!);
+      const at = full.indexOf(event(2).payload) + 5;
+      const fh = await open(s.logPath!, "r+");
+      await fh.write(Buffer.from([full[at] ^ 1]), 0, 1, at);
+      await fh.close();
+      assertSameEvents(await s.readOutbox(1), events(1, 1));
+      await assert.rejects(
+        s.readOutbox(3),
+        (e: unknown) => e instanceof StoreCorruptError && e.path === s.logPath && /outbox event 2/.test(e.message),
+      );
+      await s.close();
+    });
+  });
+
+  it("a reset that crashes at any step leaves every unacknowledged event in the current log exactly once", async () => {
+    await withDir(async (dir) => {
+      const s = store(dir);
+      const first = await s.open(NOW);
+      await s.commit({ outbound: messages(1, 3), nextSenderSeq: 4, nextTargetSeq: 2, events: events(1, 3) });
+      await s.commit({ outbound: messages(4, 4), nextSenderSeq: 5, nextTargetSeq: 3, events: events(4, 5) });
+      await s.ackOutbox((await s.readOutbox(2))[1].pos);
+      const unacked = await s.readOutbox(100);
+      assertSameEvents(unacked, events(3, 5));
+      const oldName = basename(s.logPath!);
+      const oldMeta = await readFile(join(s.path, "meta.json"));
+      const oldLog = await readFile(s.logPath!);
+      // The reset seals the old log and then deletes it: read it through a handle opened before.
+      const oldHandle = await open(s.logPath!, "r");
+      const reset = await s.reset(NOW + 1000);
+      const newName = basename(s.logPath!);
+      const newLog = await readFile(s.logPath!);
+      const newMeta = await readFile(join(s.path, "meta.json"));
+      const sealedOld = await oldHandle.readFile();
+      await oldHandle.close();
+      await s.close();
+      assert.ok(sealedOld.length > oldLog.length && sealedOld.subarray(0, oldLog.length).equals(oldLog));
+
+      // The disk after a crash at each step of the reset: the new log being written (cut at every byte), the new
+      // log complete, the old log sealed, metadata switched (the old log not yet deleted).
+      const cases: { label: string; files: Record<string, Buffer>; cycle: string; goOn: boolean }[] = [];
+      for (let cut = 0; cut < newLog.length; cut++) {
+        cases.push({
+          label: `new log cut at ${cut}`,
+          files: { "meta.json": oldMeta, [oldName]: oldLog, [newName]: newLog.subarray(0, cut) },
+          cycle: first.cycle,
+          goOn: cut === 0 || cut === newLog.length >> 1,
+        });
+      }
+      cases.push(
+        {
+          label: "new log written, old log not sealed",
+          files: { "meta.json": oldMeta, [oldName]: oldLog, [newName]: newLog },
+          cycle: first.cycle,
+          goOn: true,
+        },
+        {
+          label: "old log sealed, metadata not switched",
+          files: { "meta.json": oldMeta, [oldName]: sealedOld, [newName]: newLog },
+          cycle: first.cycle,
+          goOn: true,
+        },
+        {
+          label: "metadata switched, old log not deleted",
+          files: { "meta.json": newMeta, [oldName]: sealedOld, [newName]: newLog },
+          cycle: reset.cycle,
+          goOn: true,
+        },
+      );
+      for (const [i, c] of cases.entries()) {
+        const root = join(dir, `crash-${i}`);
+        const sessionDir = join(root, sessionDirName(SESSION));
+        await mkdir(sessionDir, { recursive: true });
+        for (const [name, data] of Object.entries(c.files)) await writeFile(join(sessionDir, name), data);
+        const a = store(root);
+        const state = await a.open(NOW);
+        assert.equal(state.cycle, c.cycle, c.label);
+        assert.deepEqual(await a.readOutbox(100), unacked, c.label);
+        if (c.goOn) {
+          // The session goes on from there: one more event, a reset that completes, a reopen.
+          await a.commit({ outbound: [], nextSenderSeq: 9, nextTargetSeq: 9, events: events(6, 6) });
+          await a.reset(NOW + 2000);
+        }
+        await a.close();
+        if (c.goOn) {
+          const b = store(root);
+          await b.open(NOW);
+          const after = await b.readOutbox(100);
+          assertSameEvents(after, events(3, 6));
+          assert.deepEqual(after.slice(0, 3), unacked, c.label);
+          assertGrowingPositions(after);
+          assert.equal((await readdir(b.path)).filter((n) => n.endsWith(".log")).length, 1, `${c.label}: one log left`);
+          await b.close();
+        }
+        await rm(root, { recursive: true, force: true });
+      }
+    });
+  });
+
+  it("a reset carries a backlog larger than one carry unit: each event once, in order, with its position", async () => {
+    await withDir(async (dir) => {
+      const big = (n: number): OutboxEvent => ({ ...event(n), payload: Buffer.alloc(700, n & 0xff) });
+      const s = store(dir);
+      await s.open(NOW);
+      for (let from = 1; from <= 12_000; from += 4000) {
+        const batch = Array.from({ length: 4000 }, (_, i) => big(from + i));
+        await s.commit({ outbound: [], nextSenderSeq: 1, nextTargetSeq: 1, events: batch });
+      }
+      await s.ackOutbox((await s.readOutbox(1000))[999].pos);
+      const before = await s.readOutbox(Number.POSITIVE_INFINITY);
+      assert.equal(before.length, 11_000);
+      await s.reset(NOW + 1000);
+      assert.deepEqual(await s.readOutbox(Number.POSITIVE_INFINITY), before);
+      await s.close();
+      const b = store(dir);
+      await b.open(NOW);
+      const after = await b.readOutbox(Number.POSITIVE_INFINITY);
+      assert.deepEqual(after, before);
+      assertSameEvents(after.slice(0, 2), [big(1001), big(1002)]);
+      await b.close();
+    });
+  });
+
+  it("a log written before the outbox (format 1 header) opens with an empty outbox and numbers events from 1", async () => {
+    await withDir(async (dir) => {
+      const s = store(dir);
+      await s.open(NOW);
+      await s.commit({ outbound: messages(1, 2), nextSenderSeq: 3, nextTargetSeq: 1 });
+      const logPath = s.logPath!;
+      await s.close();
+      const full = await readFile(logPath);
+      const headerLength = full.readUInt32LE(0);
+      const { outboxPos: _, ...header } = JSON.parse(full.toString("utf8", 5, headerLength - 4));
+      await writeFile(logPath, Buffer.concat([encodeHeader({ ...header, format: 1 }), full.subarray(headerLength)]));
+      const a = store(dir);
+      assert.equal((await a.open(NOW)).nextSenderSeq, 3);
+      assertSameMessages(await a.getRange(1, 2), messages(1, 2));
+      assert.deepEqual(await a.readOutbox(10), []);
+      await a.commit({ outbound: [], nextSenderSeq: 3, nextTargetSeq: 1, events: events(1, 2) });
+      assert.deepEqual(
+        (await a.readOutbox(10)).map((e) => e.pos),
+        [1, 2],
+      );
+      await a.close();
     });
   });
 });

@@ -7,30 +7,38 @@ import { constants, fstatSync, writeSync } from "node:fs";
 import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ConfigError, StaleEpochError, StoreConflictError, StoreCorruptError } from "../errors.js";
-import { checkBatch, checkSeq } from "./batch.js";
+import { checkBatch, checkPosition, checkSeq } from "./batch.js";
 import { newCycleId } from "./cycle.js";
 import { withDirLock } from "./dir-lock.js";
 import { type LogState, readHeader, scanUnits, type UnitSeen } from "./log-scan.js";
+import { OutboxIndex } from "./outbox-index.js";
 import {
+  ACK_LENGTH,
   CHECKPOINT_LENGTH,
   CheckpointFlag,
   DISCARD_LENGTH,
+  type EncodedEvent,
+  encodeEvent,
   encodeHeader,
+  eventRecordLength,
   type HeaderInfo,
   intactRecordAt,
   MAX_RECORD,
   messageRecordLength,
   RecordType,
+  readEvent,
   readU48,
   TRIM_LENGTH,
   WRITER_ID_BYTES,
+  writeAck,
   writeCheckpoint,
   writeDiscard,
+  writeEvent,
   writeMessage,
   writeTrim,
 } from "./record.js";
 import { SeqIndex } from "./seq-index.js";
-import type { CommitBatch, MessageStore, StoredMessage, StoreState } from "./store.js";
+import type { CommitBatch, MessageStore, OutboxEntry, OutboxEvent, StoredMessage, StoreState } from "./store.js";
 
 export const FsyncPolicy = {
   /** fdatasync before every commit resolves: a resolved commit survives power loss. */
@@ -72,18 +80,22 @@ interface Log {
 }
 
 /**
- * What one append writes: a commit, a sequence change, a trim, or a bare checkpoint (fence, seal). Its
- * records are encoded when the operation is called — so the caller may reuse its buffers at once, even while
- * the operation waits its turn — with room left for a Discard in front and the Checkpoint behind, which
- * depend on the log's state when the turn comes.
+ * What one append writes: a commit, a sequence change, a trim, an outbox ack, or a bare checkpoint (fence,
+ * seal). Its records are encoded when the operation is called — so the caller may reuse its buffers at once,
+ * even while the operation waits its turn — with room left for a Discard in front, and for the Ack and the
+ * Checkpoint behind, which depend on the log's state when the turn comes.
  */
 interface Unit {
-  /** [Discard room][Message records][Trim record][Checkpoint room] */
+  /** [Discard room][Message records][Event records][Trim record][Ack room][Checkpoint room] */
   buf: Buffer;
   /** Seq and record length of each Message record, in order, from offset DISCARD_LENGTH. */
   seqs: number[];
   lengths: number[];
+  /** Record length of each Event record, in order, after the Message records. */
+  events: number[];
   trimBelow: number | undefined;
+  /** The position asked to be acknowledged up to. */
+  ackUpTo: number | undefined;
   /** Undefined: the unit leaves the sequence numbers as they are. */
   next: { nextSenderSeq: number; nextTargetSeq: number } | undefined;
   seal: boolean;
@@ -91,10 +103,20 @@ interface Unit {
 
 function prepareUnit(
   outbound: readonly StoredMessage[],
-  opts: { next?: Unit["next"]; trimBelow?: number; seal?: boolean } = {},
+  opts: {
+    next?: Unit["next"];
+    events?: readonly OutboxEvent[];
+    trimBelow?: number;
+    ackUpTo?: number;
+    seal?: boolean;
+  } = {},
 ): Unit {
-  const trimBelow = opts.trimBelow;
-  let total = DISCARD_LENGTH + (trimBelow !== undefined ? TRIM_LENGTH : 0) + CHECKPOINT_LENGTH;
+  const { trimBelow, ackUpTo } = opts;
+  let total =
+    DISCARD_LENGTH +
+    (trimBelow !== undefined ? TRIM_LENGTH : 0) +
+    (ackUpTo !== undefined ? ACK_LENGTH : 0) +
+    CHECKPOINT_LENGTH;
   const seqs: number[] = [];
   const lengths: number[] = [];
   for (const m of outbound) {
@@ -104,11 +126,22 @@ function prepareUnit(
     lengths.push(length);
     total += length;
   }
+  const encoded: EncodedEvent[] = [];
+  const events: number[] = [];
+  for (const e of opts.events ?? []) {
+    const enc = encodeEvent(e);
+    const length = eventRecordLength(enc);
+    if (length > MAX_RECORD) throw new RangeError(`event ${e.id}: payload of ${e.payload.length} bytes is too large`);
+    encoded.push(enc);
+    events.push(length);
+    total += length;
+  }
   const buf = Buffer.allocUnsafe(total);
   let at = DISCARD_LENGTH;
   for (const m of outbound) at = writeMessage(buf, at, m.seq, m.msgType, m.bytes);
+  for (const e of encoded) at = writeEvent(buf, at, e);
   if (trimBelow !== undefined) writeTrim(buf, at, trimBelow);
-  return { buf, seqs, lengths, trimBelow, next: opts.next, seal: opts.seal ?? false };
+  return { buf, seqs, lengths, events, trimBelow, ackUpTo, next: opts.next, seal: opts.seal ?? false };
 }
 
 const META = "meta.json";
@@ -116,6 +149,10 @@ const TMP_MAX_AGE_MS = 60_000;
 /** getRange reads neighbouring records in one read when the gap between them is at most this. */
 const READ_GAP = 64 * 1024;
 const READ_MAX = 1024 * 1024;
+/** A reset copies the unacknowledged outbox events into the new log in units of at most this many events… */
+const CARRY_UNIT_EVENTS = 4096;
+/** …and this many bytes (a single larger event goes alone). */
+const CARRY_UNIT_BYTES = 4 * 1024 * 1024;
 
 /**
  * Crash-safe file store for one session. One instance writes at a time; see README.md for what happens when
@@ -223,51 +260,57 @@ export class FileStore implements MessageStore {
   async commit(batch: CommitBatch): Promise<void> {
     checkBatch(batch);
     const { nextSenderSeq, nextTargetSeq } = batch;
-    const unit = prepareUnit(batch.outbound, { next: { nextSenderSeq, nextTargetSeq } });
+    const unit = prepareUnit(batch.outbound, { next: { nextSenderSeq, nextTargetSeq }, events: batch.events });
     return this.serial(() => this.append(unit, false));
   }
 
   async getRange(begin: number, end: number): Promise<StoredMessage[]> {
     return this.serial(async () => {
       const { fh, path } = this.opened();
-      const entries = this.state!.index.range(begin, end);
-      const out: StoredMessage[] = [];
-      for (let i = 0; i < entries.length; ) {
-        // One read for a run of neighbouring records (a resend reads consecutive seqs, written consecutively).
-        const start = entries[i].offset;
-        let stop = start + entries[i].length;
-        let j = i + 1;
-        while (
-          j < entries.length &&
-          entries[j].offset >= stop &&
-          entries[j].offset - stop <= READ_GAP &&
-          entries[j].offset + entries[j].length - start <= READ_MAX
+      return readRecords(fh, this.state!.index.range(begin, end), (buf, at, e) => {
+        if (
+          intactRecordAt(buf, at, buf.length) !== e.length ||
+          buf[at + 4] !== RecordType.Message ||
+          readU48(buf, at) !== e.seq
         ) {
-          stop = entries[j].offset + entries[j].length;
-          j++;
+          throw new StoreCorruptError(path, `offset ${e.offset}: record of seq ${e.seq} is damaged`);
         }
-        const buf = Buffer.allocUnsafe(stop - start);
-        await readFully(fh, buf, start);
-        for (; i < j; i++) {
-          const e = entries[i];
-          const at = e.offset - start;
-          if (
-            intactRecordAt(buf, at, buf.length) !== e.length ||
-            buf[at + 4] !== RecordType.Message ||
-            readU48(buf, at) !== e.seq
-          ) {
-            throw new StoreCorruptError(path, `offset ${e.offset}: record of seq ${e.seq} is damaged`);
+        const typeLength = buf[at + 11];
+        return {
+          seq: e.seq,
+          msgType: buf.toString("latin1", at + 12, at + 12 + typeLength),
+          bytes: buf.subarray(at + 12 + typeLength, at + e.length - 4),
+        };
+      });
+    });
+  }
+
+  /** Reads the events from the log, where the index says they are; only their offsets are kept in memory. */
+  async readOutbox(limit: number): Promise<OutboxEntry[]> {
+    return this.serial(async () => {
+      const { fh, path } = this.opened();
+      return readRecords(fh, this.state!.outbox.entries(Math.floor(limit)), (buf, at, e) => {
+        let event: OutboxEvent;
+        try {
+          if (intactRecordAt(buf, at, buf.length) !== e.length || buf[at + 4] !== RecordType.Event) {
+            throw new Error("not the intact event record the index names");
           }
-          const typeLength = buf[at + 11];
-          out.push({
-            seq: e.seq,
-            msgType: buf.toString("latin1", at + 12, at + 12 + typeLength),
-            bytes: buf.subarray(at + 12 + typeLength, at + e.length - 4),
+          event = readEvent(buf, at, e.length);
+        } catch (cause) {
+          throw new StoreCorruptError(path, `offset ${e.offset}: record of outbox event ${e.pos} is damaged`, {
+            cause,
           });
         }
-      }
-      return out;
+        return { ...event, pos: e.pos };
+      });
     });
+  }
+
+  /** Appends an Ack record (its own unit, fenced like every write). */
+  async ackOutbox(upToPos: number): Promise<void> {
+    checkPosition("upToPos", upToPos);
+    const unit = prepareUnit([], { ackUpTo: upToPos });
+    return this.serial(() => this.append(unit, false));
   }
 
   async reset(now: number, next?: { nextSenderSeq?: number; nextTargetSeq?: number }): Promise<StoreState> {
@@ -285,15 +328,23 @@ export class FileStore implements MessageStore {
         }
         const cycle = newCycleId(now, current.cycle);
         const epoch = Math.max(this.epoch, current.epoch);
-        const log = await this.createLog({
-          format: 1,
-          session: this.session,
-          cycle,
-          creationTime: now,
-          epoch,
-          nextSenderSeq,
-          nextTargetSeq,
-        });
+        // The unacknowledged outbox events move to the new log, keeping their positions (the header says where
+        // its numbering resumes). Until metadata is switched they count in the old log only; after, in the new
+        // one only: a crash at any point leaves each of them in the current log exactly once.
+        const outbox = this.state!.outbox;
+        const log = await this.createLog(
+          {
+            format: 2,
+            session: this.session,
+            cycle,
+            creationTime: now,
+            epoch,
+            nextSenderSeq,
+            nextTargetSeq,
+            outboxPos: outbox.firstPos - 1,
+          },
+          (target) => this.carryOutbox(target, outbox, { nextSenderSeq, nextTargetSeq, epoch }),
+        );
         // Seal the old log: a writer still appending to it finds this unit and stops. Until metadata is
         // switched a crash leaves the old cycle current (the seal is void once a unit follows it).
         await this.append(prepareUnit([], { seal: true }), false);
@@ -338,11 +389,14 @@ export class FileStore implements MessageStore {
     await this.writable();
     const s = this.state!;
     const { fh } = this.log!;
-    const { buf, seqs, lengths } = unit;
+    const { buf, seqs, lengths, events } = unit;
+    // An ack beyond the last position handed out acknowledges what exists now, not events still to come.
+    const ackUpTo = unit.ackUpTo === undefined ? undefined : Math.min(unit.ackUpTo, s.outbox.lastPos);
+    if (ackUpTo !== undefined) writeAck(buf, buf.length - CHECKPOINT_LENGTH - ACK_LENGTH, ackUpTo);
     writeCheckpoint(buf, buf.length - CHECKPOINT_LENGTH, {
       nextSenderSeq: unit.next?.nextSenderSeq ?? s.nextSenderSeq,
       nextTargetSeq: unit.next?.nextTargetSeq ?? s.nextTargetSeq,
-      count: seqs.length + (unit.trimBelow !== undefined ? 1 : 0),
+      count: seqs.length + events.length + (unit.trimBelow !== undefined ? 1 : 0) + (ackUpTo !== undefined ? 1 : 0),
       epoch: this.epoch,
       flags: (unit.next !== undefined ? CheckpointFlag.Seqs : 0) | (unit.seal ? CheckpointFlag.Seal : 0),
       writer: this.writer,
@@ -370,7 +424,12 @@ export class FileStore implements MessageStore {
         s.index.set(seqs[i], offset, lengths[i]);
         offset += lengths[i];
       }
+      for (const length of events) {
+        s.outbox.push(offset, length);
+        offset += length;
+      }
       if (unit.trimBelow !== undefined) s.index.deleteBelow(unit.trimBelow);
+      if (ackUpTo !== undefined) s.outbox.dropUpTo(ackUpTo);
       if (unit.next !== undefined) {
         s.nextSenderSeq = unit.next.nextSenderSeq;
         s.nextTargetSeq = unit.next.nextTargetSeq;
@@ -512,6 +571,7 @@ export class FileStore implements MessageStore {
         nextTargetSeq: header.nextTargetSeq,
         epoch: header.epoch,
         index: new SeqIndex(),
+        outbox: new OutboxIndex(header.outboxPos ?? 0),
         goodEnd: end,
         end,
         sealed: false,
@@ -561,13 +621,14 @@ export class FileStore implements MessageStore {
   private async create(now: number): Promise<Meta> {
     const cycle = newCycleId(now);
     const log = await this.createLog({
-      format: 1,
+      format: 2,
       session: this.session,
       cycle,
       creationTime: now,
       epoch: 0,
       nextSenderSeq: 1,
       nextTargetSeq: 1,
+      outboxPos: 0,
     });
     const meta: Meta = { format: 1, session: this.session, cycle, creationTime: now, epoch: 0, log };
     await this.writeMeta(meta);
@@ -575,18 +636,63 @@ export class FileStore implements MessageStore {
     return meta;
   }
 
-  /** Writes a new log holding only its header, flushed, and returns its file name. */
-  private async createLog(header: HeaderInfo): Promise<string> {
+  /**
+   * Writes a new log — its header, then whatever `body` writes — flushed, and returns its file name. On failure
+   * the file is removed (it is not current yet: metadata names it only after this returns).
+   */
+  private async createLog(header: HeaderInfo, body?: (fh: FileHandle) => Promise<void>): Promise<string> {
     const name = `${header.cycle}.log`;
-    const fh = await open(join(this.path, name), "wx");
+    const path = join(this.path, name);
+    const fh = await open(path, "wx");
     try {
-      const buf = encodeHeader(header);
-      await fh.write(buf, 0, buf.length);
+      await writeFully(fh, encodeHeader(header));
+      if (body !== undefined) await body(fh);
       await fh.datasync();
-    } finally {
+    } catch (err) {
       await fh.close();
+      // Best effort: a leftover newer log is harmless (removed once a later cycle is current), the error is not.
+      await unlink(path).catch(() => undefined);
+      throw err;
     }
+    await fh.close();
     return name;
+  }
+
+  /**
+   * Copies the Event records of `outbox` from the current log into `target` verbatim, in units of their own
+   * (bounded, so that reading the new log back never holds a huge unit's records at once).
+   */
+  private async carryOutbox(
+    target: FileHandle,
+    outbox: OutboxIndex,
+    c: { nextSenderSeq: number; nextTargetSeq: number; epoch: number },
+  ): Promise<void> {
+    const { fh, path } = this.log!;
+    for (let done = 0; done < outbox.size; ) {
+      const slice = outbox.entries(CARRY_UNIT_EVENTS, done);
+      let bytes = 0;
+      let n = 0;
+      while (n < slice.length && (n === 0 || bytes + slice[n].length <= CARRY_UNIT_BYTES)) bytes += slice[n++].length;
+      slice.length = n;
+      const unit = Buffer.allocUnsafe(bytes + CHECKPOINT_LENGTH);
+      let at = 0;
+      await readRecords(fh, slice, (buf, from, e) => {
+        if (intactRecordAt(buf, from, buf.length) !== e.length || buf[from + 4] !== RecordType.Event) {
+          throw new StoreCorruptError(path, `offset ${e.offset}: record of outbox event ${e.pos} is damaged`);
+        }
+        at += buf.copy(unit, at, from, from + e.length);
+      });
+      writeCheckpoint(unit, at, {
+        nextSenderSeq: c.nextSenderSeq,
+        nextTargetSeq: c.nextTargetSeq,
+        count: n,
+        epoch: c.epoch,
+        flags: 0,
+        writer: this.writer,
+      });
+      await writeFully(target, unit);
+      done += n;
+    }
   }
 
   private get metaPath(): string {
@@ -699,6 +805,41 @@ export function sessionDirName(session: string): string {
   }
   if (out.length > 200) out = `${out.slice(0, 160)}~${createHash("sha256").update(session).digest("hex").slice(0, 32)}`;
   return out;
+}
+
+/**
+ * Reads the records `entries` name (ascending offsets) and decodes each with `decode(buf, at, entry)`, where
+ * `buf` holds the record at `at`: one read per run of neighbouring records (a resend reads consecutive seqs,
+ * written consecutively; outbox events follow each other through the log the same way).
+ */
+async function readRecords<E extends { offset: number; length: number }, T>(
+  fh: FileHandle,
+  entries: readonly E[],
+  decode: (buf: Buffer, at: number, e: E) => T,
+): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < entries.length; ) {
+    const start = entries[i].offset;
+    let stop = start + entries[i].length;
+    let j = i + 1;
+    while (
+      j < entries.length &&
+      entries[j].offset >= stop &&
+      entries[j].offset - stop <= READ_GAP &&
+      entries[j].offset + entries[j].length - start <= READ_MAX
+    ) {
+      stop = entries[j].offset + entries[j].length;
+      j++;
+    }
+    const buf = Buffer.allocUnsafe(stop - start);
+    await readFully(fh, buf, start);
+    for (; i < j; i++) out.push(decode(buf, entries[i].offset - start, entries[i]));
+  }
+  return out;
+}
+
+async function writeFully(fh: FileHandle, buf: Buffer): Promise<void> {
+  for (let at = 0; at < buf.length; ) at += (await fh.write(buf, at, buf.length - at)).bytesWritten;
 }
 
 async function readFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {

@@ -5,11 +5,13 @@
  */
 import type { FileHandle } from "node:fs/promises";
 import { StoreCorruptError } from "../errors.js";
+import type { OutboxIndex } from "./outbox-index.js";
 import {
   CheckpointFlag,
   FRAME,
   type HeaderInfo,
   intactRecordAt,
+  isRecordType,
   MAX_RECORD,
   RecordType,
   readCheckpoint,
@@ -27,6 +29,8 @@ export interface LogState {
   /** Highest epoch of an accepted unit (the header's to begin with). */
   epoch: number;
   readonly index: SeqIndex;
+  /** Unacknowledged outbox events; positions continue from the header's `outboxPos`. */
+  readonly outbox: OutboxIndex;
   /** End of the last complete unit: where reading resumes, and where a torn tail begins. */
   goodEnd: number;
   /** File size when last read or written; `end > goodEnd` means a torn tail sits in between. */
@@ -109,16 +113,6 @@ class Window {
   }
 }
 
-function isRecordType(t: number): boolean {
-  return (
-    t === RecordType.Message ||
-    t === RecordType.Checkpoint ||
-    t === RecordType.Trim ||
-    t === RecordType.Discard ||
-    t === RecordType.Header
-  );
-}
-
 /** Reads and checks the header record; returns it and where the first unit starts. */
 export async function readHeader(
   fh: FileHandle,
@@ -137,7 +131,8 @@ export async function readHeader(
     throw new StoreCorruptError(path, "header record is not JSON", { cause });
   }
   if (
-    h.format !== 1 ||
+    (h.format !== 1 && h.format !== 2) ||
+    (h.outboxPos !== undefined && !(Number.isSafeInteger(h.outboxPos) && h.outboxPos >= 0)) ||
     typeof h.session !== "string" ||
     typeof h.cycle !== "string" ||
     !Number.isSafeInteger(h.creationTime) ||
@@ -154,7 +149,7 @@ interface Pending {
   type: number;
   at: number;
   length: number;
-  /** seq (Message) or belowSeq (Trim). */
+  /** seq (Message), belowSeq (Trim), upToPos (Ack); 0 for an Event. */
   value: number;
 }
 
@@ -199,7 +194,11 @@ export async function scanUnits(
     switch (type) {
       case RecordType.Message:
       case RecordType.Trim:
+      case RecordType.Ack:
         pending.push({ type, at: pos, length, value: readU48(w.buf, i) });
+        break;
+      case RecordType.Event:
+        pending.push({ type, at: pos, length, value: 0 });
         break;
       case RecordType.Discard:
         // Voids the incomplete unit at its offset. One naming an older offset lost a race with an append
@@ -216,8 +215,19 @@ export async function scanUnits(
         const accepted = c.epoch >= state.epoch;
         if (accepted) {
           for (const r of pending) {
-            if (r.type === RecordType.Message) state.index.set(r.value, r.at, r.length);
-            else state.index.deleteBelow(r.value);
+            switch (r.type) {
+              case RecordType.Message:
+                state.index.set(r.value, r.at, r.length);
+                break;
+              case RecordType.Event:
+                state.outbox.push(r.at, r.length);
+                break;
+              case RecordType.Trim:
+                state.index.deleteBelow(r.value);
+                break;
+              default:
+                state.outbox.dropUpTo(r.value);
+            }
           }
           if (c.flags & CheckpointFlag.Seqs) {
             state.nextSenderSeq = c.nextSenderSeq;

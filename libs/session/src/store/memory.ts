@@ -1,7 +1,7 @@
 import { StaleEpochError } from "../errors.js";
-import { checkBatch, checkSeq } from "./batch.js";
+import { checkBatch, checkPosition, checkSeq } from "./batch.js";
 import { newCycleId } from "./cycle.js";
-import type { CommitBatch, MessageStore, OutboxEntry, StoredMessage, StoreState } from "./store.js";
+import type { CommitBatch, MessageStore, OutboxEntry, OutboxEvent, StoredMessage, StoreState } from "./store.js";
 
 /**
  * What a memory store keeps, outside any one `MemoryStore` instance: hand the same backing to a new
@@ -74,23 +74,17 @@ export class MemoryStore implements MessageStore {
     s.nextSenderSeq = batch.nextSenderSeq;
     s.nextTargetSeq = batch.nextTargetSeq;
     const b = this.backing;
-    for (const e of batch.events ?? []) {
-      b.outbox.push({
-        id: e.id,
-        subject: e.subject,
-        payload: Buffer.from(e.payload),
-        headers: e.headers,
-        pos: ++b.outboxPos,
-      });
-    }
+    for (const e of batch.events ?? []) b.outbox.push({ ...copyEvent(e), pos: ++b.outboxPos });
   }
 
   async readOutbox(limit: number): Promise<OutboxEntry[]> {
     this.state();
-    return this.backing.outbox.slice(0, Math.max(0, limit));
+    // Copies: a caller that changes what it read must not change what a later read returns.
+    return this.backing.outbox.slice(0, Math.max(0, limit)).map((e) => ({ ...copyEvent(e), pos: e.pos }));
   }
 
   async ackOutbox(upToPos: number): Promise<void> {
+    checkPosition("upToPos", upToPos);
     this.writable();
     const o = this.backing.outbox;
     let i = 0;
@@ -155,6 +149,12 @@ export class MemoryStore implements MessageStore {
     if (this.epoch < this.backing.epoch) throw new StaleEpochError(this.session, this.epoch, this.backing.epoch);
     return s;
   }
+}
+
+function copyEvent(e: OutboxEvent): OutboxEvent {
+  const out: OutboxEvent = { id: e.id, subject: e.subject, payload: Buffer.from(e.payload) };
+  if (e.headers !== undefined) out.headers = { ...e.headers };
+  return out;
 }
 
 function copy(m: StoredMessage): StoredMessage {

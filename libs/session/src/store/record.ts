@@ -9,6 +9,7 @@
  * The CRC covers the length, so a flipped length is caught like a flipped payload byte.
  */
 import { crc32 } from "node:zlib";
+import type { OutboxEvent } from "./store.js";
 
 export const RecordType = {
   /** First record of a log: JSON payload (format, session, cycle, creation time, epoch, starting seqs). */
@@ -25,6 +26,15 @@ export const RecordType = {
   Checkpoint: 0x43,
   /** u48 offset: the incomplete unit that starts there (a crash's torn tail) is void. */
   Discard: 0x44,
+  /**
+   * One outbox event: u16 id length, id (UTF-8), u16 subject length, subject (UTF-8), u32 headers length, headers
+   * (a JSON object, UTF-8; length 0 when the event has none), the payload bytes. Its position is not stored:
+   * the events of a log are numbered in log order from the header's `outboxPos` + 1 (see OutboxIndex), so a
+   * record copied verbatim into the next cycle's log keeps its position.
+   */
+  Event: 0x45,
+  /** Outbox acknowledgement: u48 upToPos; events with pos ≤ it are dropped. */
+  Ack: 0x41,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
@@ -45,6 +55,9 @@ export const WRITER_ID_BYTES = 8;
 export const CHECKPOINT_LENGTH = FRAME + 6 + 6 + 4 + 6 + 1 + WRITER_ID_BYTES;
 export const TRIM_LENGTH = FRAME + 6;
 export const DISCARD_LENGTH = FRAME + 6;
+export const ACK_LENGTH = FRAME + 6;
+/** Bytes of an Event record's payload before its variable parts: the three lengths. */
+const EVENT_FIXED = 2 + 2 + 4;
 /** Offset of the message bytes in a Message record whose msgType has `msgTypeLength` characters. */
 export const messageBodyOffset = (msgTypeLength: number): number => 5 + 6 + 1 + msgTypeLength;
 export const messageRecordLength = (msgTypeLength: number, bytes: number): number =>
@@ -60,13 +73,25 @@ export interface Checkpoint {
 }
 
 export interface HeaderInfo {
-  format: 1;
+  /** 2 since the outbox (Event and Ack records, `outboxPos`); logs of format 1 have neither and still open. */
+  format: 1 | 2;
   session: string;
   cycle: string;
   creationTime: number;
   epoch: number;
   nextSenderSeq: number;
   nextTargetSeq: number;
+  /** Outbox position handed out last before this log's first Event record; absent (0) in format 1. */
+  outboxPos?: number;
+}
+
+/** An outbox event's variable parts, encoded once when the operation is called (the caller may reuse buffers). */
+export interface EncodedEvent {
+  id: Buffer;
+  subject: Buffer;
+  /** JSON; empty when the event has no headers. */
+  headers: Buffer;
+  payload: Uint8Array;
 }
 
 function frame(buf: Buffer, at: number, length: number, type: RecordType): void {
@@ -108,6 +133,86 @@ export function writeTrim(buf: Buffer, at: number, belowSeq: number): number {
   return seal(buf, at, TRIM_LENGTH);
 }
 
+export function encodeEvent(e: OutboxEvent): EncodedEvent {
+  return {
+    id: Buffer.from(e.id, "utf8"),
+    subject: Buffer.from(e.subject, "utf8"),
+    headers: e.headers === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(e.headers), "utf8"),
+    payload: e.payload,
+  };
+}
+
+export const eventRecordLength = (e: EncodedEvent): number =>
+  FRAME + EVENT_FIXED + e.id.length + e.subject.length + e.headers.length + e.payload.length;
+
+/** Writes an Event record at `at`; returns the offset after it. */
+export function writeEvent(buf: Buffer, at: number, e: EncodedEvent): number {
+  const length = eventRecordLength(e);
+  frame(buf, at, length, RecordType.Event);
+  let p = at + 5;
+  buf.writeUInt16LE(e.id.length, p);
+  e.id.copy(buf, p + 2);
+  p += 2 + e.id.length;
+  buf.writeUInt16LE(e.subject.length, p);
+  e.subject.copy(buf, p + 2);
+  p += 2 + e.subject.length;
+  buf.writeUInt32LE(e.headers.length, p);
+  e.headers.copy(buf, p + 4);
+  p += 4 + e.headers.length;
+  buf.set(e.payload, p);
+  return seal(buf, at, length);
+}
+
+/**
+ * The event in the intact Event record at `at` (`length` bytes). The payload is a view of `buf`. Throws a
+ * SyntaxError when the headers are not a JSON object of strings (a record this store never writes).
+ */
+export function readEvent(buf: Buffer, at: number, length: number): OutboxEvent {
+  const end = at + length - 4;
+  let p = at + 5;
+  const idLength = buf.readUInt16LE(p);
+  const id = buf.toString("utf8", p + 2, p + 2 + idLength);
+  p += 2 + idLength;
+  const subjectLength = buf.readUInt16LE(p);
+  const subject = buf.toString("utf8", p + 2, p + 2 + subjectLength);
+  p += 2 + subjectLength;
+  const headersLength = buf.readUInt32LE(p);
+  p += 4;
+  const event: OutboxEvent = { id, subject, payload: buf.subarray(p + headersLength, end) };
+  if (headersLength > 0) {
+    const headers: unknown = JSON.parse(buf.toString("utf8", p, p + headersLength));
+    if (
+      typeof headers !== "object" ||
+      headers === null ||
+      Array.isArray(headers) ||
+      !Object.values(headers).every((v) => typeof v === "string")
+    ) {
+      throw new SyntaxError("event headers are not a JSON object of strings");
+    }
+    event.headers = headers as Record<string, string>;
+  }
+  return event;
+}
+
+/** Offset after the variable parts of the Event record at `at`, or -1 when its lengths overrun the record. */
+function eventPartsEnd(buf: Buffer, at: number, length: number): number {
+  const end = at + length - 4;
+  let p = at + 5;
+  if (p + EVENT_FIXED > end) return -1;
+  p += 2 + buf.readUInt16LE(p);
+  if (p + 2 > end) return -1;
+  p += 2 + buf.readUInt16LE(p);
+  if (p + 4 > end) return -1;
+  p += 4 + buf.readUInt32LE(p);
+  return p > end ? -1 : p;
+}
+
+export function writeAck(buf: Buffer, at: number, upToPos: number): number {
+  frame(buf, at, ACK_LENGTH, RecordType.Ack);
+  buf.writeUIntLE(upToPos, at + 5, 6);
+  return seal(buf, at, ACK_LENGTH);
+}
+
 export function writeDiscard(buf: Buffer, at: number, from: number): number {
   frame(buf, at, DISCARD_LENGTH, RecordType.Discard);
   buf.writeUIntLE(from, at + 5, 6);
@@ -131,18 +236,21 @@ export function intactRecordAt(buf: Buffer, at: number, limit: number): number {
   if (at + FRAME > limit) return 0;
   const length = buf.readUInt32LE(at);
   if (length < FRAME || length > MAX_RECORD || at + length > limit) return 0;
-  const type = buf[at + 4];
-  if (
-    type !== RecordType.Message &&
-    type !== RecordType.Checkpoint &&
-    type !== RecordType.Trim &&
-    type !== RecordType.Discard &&
-    type !== RecordType.Header
-  ) {
-    return 0;
-  }
+  if (!isRecordType(buf[at + 4])) return 0;
   const end = at + length;
   return crc32(buf.subarray(at, end - 4)) === buf.readUInt32LE(end - 4) ? length : 0;
+}
+
+export function isRecordType(t: number): boolean {
+  return (
+    t === RecordType.Message ||
+    t === RecordType.Event ||
+    t === RecordType.Checkpoint ||
+    t === RecordType.Trim ||
+    t === RecordType.Ack ||
+    t === RecordType.Discard ||
+    t === RecordType.Header
+  );
 }
 
 export function readCheckpoint(buf: Buffer, at: number): Checkpoint {
@@ -156,7 +264,7 @@ export function readCheckpoint(buf: Buffer, at: number): Checkpoint {
   };
 }
 
-/** The u48 that opens the payload of Message (seq), Trim (belowSeq) and Discard (offset) records. */
+/** The u48 that opens the payload of Message (seq), Trim (belowSeq), Ack (upToPos) and Discard (offset) records. */
 export function readU48(buf: Buffer, at: number): number {
   return buf.readUIntLE(at + 5, 6);
 }
@@ -172,6 +280,10 @@ export function wellFormed(buf: Buffer, at: number, length: number): boolean {
       return length === TRIM_LENGTH;
     case RecordType.Discard:
       return length === DISCARD_LENGTH;
+    case RecordType.Ack:
+      return length === ACK_LENGTH;
+    case RecordType.Event:
+      return eventPartsEnd(buf, at, length) >= 0;
     default:
       return true;
   }

@@ -87,8 +87,8 @@ export interface MessageStore {
    * The oldest `limit` outbox events not yet acknowledged, in order. The outbox survives `reset` (a new cycle
    * must not lose the previous cycle's unpublished events) and restarts.
    */
-  readOutbox?(limit: number): Promise<OutboxEntry[]>;
+  readOutbox(limit: number): Promise<OutboxEntry[]>;
   /** Drops outbox events with pos ≤ `upToPos` (the bus has accepted them). Fenced like every write. */
-  ackOutbox?(upToPos: number): Promise<void>;
+  ackOutbox(upToPos: number): Promise<void>;
   close(): Promise<void>;
 }
