@@ -91,6 +91,8 @@ class RunningConnector implements Connector {
     this.bus = cfg.nats.url
       ? new ResilientJetStreamBus({
           servers: cfg.nats.url,
+          stream: cfg.nats.stream,
+          subjects: [`${cfg.nats.subjectPrefix}.>`],
           name: `fixmesh-connector-${cfg.connector.id}`,
           ...(cfg.nats.user !== undefined && { user: cfg.nats.user }),
           ...(cfg.nats.password && { pass: cfg.nats.password.reveal() }),
@@ -181,6 +183,7 @@ class RunningConnector implements Connector {
       store,
       app,
       events: true,
+      eventSubjectPrefix: this.config.nats.subjectPrefix,
       validate: s.useDataDictionary ? (m) => validate(m, dict, s.validation) : null,
       logger: log,
       ...(s.initiator && {

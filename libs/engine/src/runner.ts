@@ -55,6 +55,8 @@ export interface SessionRunnerOptions {
    * commit as the messages (ARCHITECTURE.md "Events"); an `OutboxPublisher` drains it to the bus.
    */
   events?: boolean;
+  /** First subject token of the events (default `fix`). */
+  eventSubjectPrefix?: string;
   /** Initiators: how to open a connection (called when the core asks to connect). */
   connect?: Connector;
   logger?: RunnerLogger;
@@ -116,6 +118,7 @@ export class SessionRunner implements SessionHandle {
   /** The store's current cycle (event ids carry it). */
   private cycle: string;
   private readonly events: boolean;
+  private readonly eventPrefix: string;
   private readonly commitListeners = new Set<(c: CommitInfo) => void>();
   private flushQueued = false;
   private io: Promise<void> = Promise.resolve();
@@ -131,6 +134,7 @@ export class SessionRunner implements SessionHandle {
   private constructor(opts: SessionRunnerOptions, state: SessionState, cycle: string) {
     this.cycle = cycle;
     this.events = opts.events === true;
+    this.eventPrefix = opts.eventSubjectPrefix ?? "fix";
     this.state = state;
     this.id = state.id;
     this.store = opts.store;
@@ -260,7 +264,7 @@ export class SessionRunner implements SessionHandle {
       return;
     }
     if (this.events && ev.type === "message") {
-      this.pending.events.push(messageEvent(this.id, this.cycle, "in", ev.msg, this.now()));
+      this.pending.events.push(messageEvent(this.id, this.cycle, "in", ev.msg, this.now(), this.eventPrefix));
     }
     this.inbox.push(ev);
     if (this.draining) return;
@@ -287,7 +291,8 @@ export class SessionRunner implements SessionHandle {
         if (a.persist) {
           const stored = { seq: a.seq, msgType: a.msgType, bytes: a.stored ?? a.bytes };
           this.pending.outbound.push(stored);
-          if (this.events) this.pending.events.push(messageEvent(this.id, this.cycle, "out", stored, now));
+          if (this.events)
+            this.pending.events.push(messageEvent(this.id, this.cycle, "out", stored, now, this.eventPrefix));
         }
         this.pending.wire.push(a.bytes);
         if (a.ref !== undefined) this.pending.refs.push({ ref: a.ref as SendRef, seq: a.seq });
@@ -360,7 +365,7 @@ export class SessionRunner implements SessionHandle {
 
   private emit(n: SessionNotice): void {
     if (this.events) {
-      this.pending.events.push(stateEvent(this.id, this.cycle, n, this.now()));
+      this.pending.events.push(stateEvent(this.id, this.cycle, n, this.now(), this.eventPrefix));
       this.queueFlush();
     }
     if (n.kind === "warning" || n.kind === "garbled") this.log?.warn({ session: this.id, ...n }, n.kind);

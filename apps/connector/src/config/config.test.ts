@@ -223,7 +223,7 @@ describe("config: defaults", () => {
     assert.equal(c.connector.dataDir, "/work/.fixmesh/connector");
     assert.deepEqual(c.grpc, { host: "127.0.0.1", port: 50051 });
     assert.deepEqual(c.metrics, { host: "127.0.0.1", port: 9464 });
-    assert.deepEqual(c.nats, {});
+    assert.deepEqual(c.nats, { stream: "FIX", subjectPrefix: "fix" });
     assert.equal(c.log.level, "info");
     assert.deepEqual(c.acceptors, [{ host: "127.0.0.1", port: 5001, logonTimeout: 10 }]);
     const s = c.sessions[0];

@@ -121,6 +121,8 @@ export interface StoreConfig {
 export interface NatsConfig {
   /** Undefined: no NATS (events stay in-process). */
   url?: string;
+  stream: string;
+  subjectPrefix: string;
   user?: string;
   password?: Secret;
   tls?: ClientTlsConfig;
@@ -415,6 +417,16 @@ const redisSchema = strict({
 
 const natsSchema = strict({
   url: text.optional(),
+  /** JetStream stream that captures the events (created at start when missing). */
+  stream: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only")
+    .default("FIX"),
+  /** First subject token of every event: `<prefix>.<session>.in|out.<MsgType>`, `<prefix>.<session>.state`. */
+  subjectPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, "one subject token: letters, digits, _ and -")
+    .default("fix"),
   user: text.optional(),
   password: refuse(literalSecret("passwordFile", "passwordEnv")),
   passwordFile: text.optional(),
@@ -693,7 +705,7 @@ class Resolver {
       { file: x.passwordFile, env: x.passwordEnv },
     );
     const tls = x.tls === undefined ? undefined : this.clientTls(x.tls, [...at, "tls"]);
-    const out: NatsConfig = {};
+    const out: NatsConfig = { stream: x.stream, subjectPrefix: x.subjectPrefix };
     if (x.url !== undefined) {
       // NATS takes a comma-separated list of servers.
       const urls = x.url.split(",").map((u) => u.trim());

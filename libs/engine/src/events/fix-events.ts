@@ -57,6 +57,7 @@ export function messageEvent(
   dir: "in" | "out",
   msg: FixMessage | { seq: number; msgType: string; bytes: Buffer },
   at: number,
+  prefix = "fix",
   extraSecretTags: readonly number[] = [],
 ): OutboxEvent {
   const m = "raw" in msg ? msg : parser.parse(msg.bytes);
@@ -87,7 +88,7 @@ export function messageEvent(
   }
   return {
     id: `${session}:${cycle}:${dir}:${seq}`,
-    subject: `fix.${subjectToken(session)}.${dir}.${msgType}`,
+    subject: `${prefix}.${subjectToken(session)}.${dir}.${msgType}`,
     payload: Buffer.from(JSON.stringify(body)),
   };
 }
@@ -95,12 +96,18 @@ export function messageEvent(
 let stateCounter = 0;
 const processToken = Math.random().toString(36).slice(2, 10);
 
-export function stateEvent(session: string, cycle: string, notice: SessionNotice, at: number): OutboxEvent {
+export function stateEvent(
+  session: string,
+  cycle: string,
+  notice: SessionNotice,
+  at: number,
+  prefix = "fix",
+): OutboxEvent {
   const body: SessionStateEvent = { session, cycle, at, notice };
   return {
     // Unique per process and event; the outbox keeps it, so a republish after a crash carries the same id.
     id: `${session}:${cycle}:state:${processToken}-${at}-${++stateCounter}`,
-    subject: `fix.${subjectToken(session)}.state`,
+    subject: `${prefix}.${subjectToken(session)}.state`,
     payload: Buffer.from(JSON.stringify(body)),
   };
 }
