@@ -13,6 +13,7 @@ import { acceptanceApp } from "./apps/acceptance.js";
 import type { ClientTlsConfig, ConnectorConfig, ServerTlsConfig, SessionConfig } from "./config/schema.js";
 import { type GrpcServerHandle, startGrpcServer } from "./grpc/server.js";
 import { type Logger, loggerFor } from "./log/logger.js";
+import { type MetricsHandle, startMetrics } from "./metrics/index.js";
 import type { SessionRegistry } from "./registry.js";
 import { Stores } from "./store/store.js";
 
@@ -54,6 +55,7 @@ class RunningConnector implements Connector {
   grpcPort: number | null = null;
   metricsPort: number | null = null;
   private grpc: GrpcServerHandle | null = null;
+  private metrics: MetricsHandle | null = null;
   /** Where events go: NATS JetStream when configured, else the in-process bus. */
   private bus: EventBus | null = null;
   private readonly publishers: OutboxPublisher[] = [];
@@ -139,7 +141,13 @@ class RunningConnector implements Connector {
     });
     this.grpcPort = this.grpc.port;
 
-    // ---- metrics (Prometheus exposition on cfg.metrics): WIRE HERE, set `this.metricsPort` ----------------------
+    this.metrics = await startMetrics({
+      registry: this,
+      host: cfg.metrics.host,
+      port: cfg.metrics.port,
+      logger: this.logger.child({ component: "metrics" }),
+    });
+    this.metricsPort = this.metrics.port;
 
     this.logger.info(
       { acceptors: this.acceptorPorts, grpc: this.grpcPort, metrics: this.metricsPort },
@@ -237,6 +245,10 @@ class RunningConnector implements Connector {
         }),
       ),
     );
+    // After the sessions, so a last scrape still sees the Logouts.
+    await this.metrics
+      ?.close()
+      .catch((err: unknown) => this.logger.warn({ err }, "closing the metrics endpoint failed"));
     // The ports close after the Logouts: closing an acceptor drops the sockets it accepted.
     await Promise.all(this.acceptors.map((a) => a.close()));
     // Whatever the outboxes still hold goes to the bus now if it can; what it cannot take stays in the stores.

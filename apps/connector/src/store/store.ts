@@ -26,19 +26,31 @@ type Redis = ReturnType<typeof createRedisClient>;
  */
 export class Stores {
   private redis: Redis | null = null;
+  private readonly made: SessionStore[] = [];
 
   constructor(
     private readonly config: ConnectorConfig,
     private readonly log: RunnerLogger,
   ) {}
 
-  /** A session's store, not opened yet (the session runner opens it when it starts). */
-  for(session: SessionConfig, onCommit?: SessionStoreOptions["onCommit"]): MessageStore {
+  /**
+   * A session's store, not opened yet (the session runner opens it when it starts). It stays open when the runner
+   * closes it at stop, so the outbox publisher can still drain the session's last events; `close` closes it.
+   */
+  for(session: SessionConfig, onCommit?: SessionStoreOptions["onCommit"]): SessionStore {
+    const store = this.make(session, { onCommit, holdOpen: true });
+    this.made.push(store);
+    return store;
+  }
+
+  private make(session: SessionConfig, opts: SessionStoreOptions): SessionStore {
     const s = this.config.store;
     const retainMessages = s.retainMessages;
+    const onCommit = opts.onCommit;
+    const holdOpen = opts.holdOpen;
     switch (s.kind) {
       case "memory":
-        return new SessionStore(new MemoryStore({ session: session.id }), { retainMessages, onCommit });
+        return new SessionStore(new MemoryStore({ session: session.id }), { retainMessages, onCommit, holdOpen });
       case "file": {
         const file = new FileStore({
           dir: join(this.config.connector.dataDir, "sessions"),
@@ -46,7 +58,7 @@ export class Stores {
           fsync: s.fsync,
           fsyncIntervalMs: s.fsyncIntervalMs,
         });
-        return new SessionStore(file, { retainMessages, onCommit });
+        return new SessionStore(file, { retainMessages, onCommit, holdOpen });
       }
       case "redis": {
         // The Redis store trims in the same script as the commit: no trimming of ours on top.
@@ -56,14 +68,23 @@ export class Stores {
           prefix: s.redis.prefix,
           ...(retainMessages !== undefined && { retention: retainMessages }),
         });
-        return new SessionStore(redis, { onCommit });
+        return new SessionStore(redis, { onCommit, holdOpen });
       }
     }
   }
 
+  /** Closes every session's store, then the shared Redis connection. */
   async close(): Promise<void> {
+    const failures: unknown[] = [];
+    for (const store of this.made.splice(0)) {
+      await store.release().catch((err: unknown) => failures.push(err));
+    }
     const r = this.redis;
     this.redis = null;
+    if (failures.length > 0) {
+      r?.disconnect();
+      throw new AggregateError(failures, `${failures.length} store(s) did not close cleanly`);
+    }
     if (r === null) return;
     if (r.status === "ready") await r.quit();
     else r.disconnect();
@@ -109,6 +130,12 @@ export interface SessionStoreOptions {
   retainMessages?: number;
   /** Called after each batch is committed (before its bytes reach the socket). */
   onCommit?: (outbound: readonly StoredMessage[]) => void;
+  /**
+   * `close()` leaves the store open, and `release()` closes it. The session runner closes its store when it
+   * stops, but the connector's outbox publisher drains the session's last events (the Logout exchange, the final
+   * state changes) after that: without this they stayed in the outbox, and a memory store lost them.
+   */
+  holdOpen?: boolean;
 }
 
 /**
@@ -176,6 +203,11 @@ export class SessionStore implements MessageStore {
   }
 
   close(): Promise<void> {
+    return this.opts.holdOpen ? Promise.resolve() : this.inner.close();
+  }
+
+  /** Closes the store, also one that `holdOpen` kept open. */
+  release(): Promise<void> {
     return this.inner.close();
   }
 }
