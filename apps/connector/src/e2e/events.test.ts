@@ -141,7 +141,9 @@ describe("events end to end (connector → NATS JetStream)", () => {
         "a health → LIVE state event",
       );
 
-      // The Logon went out with Password(554), masked in its event; the literal is nowhere on the stream.
+      // The Logon carried Password(554) on the wire, masked in its event; the literal is nowhere on the stream.
+      const logonOnWire = tapped.wire.find((m) => m.msgType === MsgType.Logon);
+      assert.equal(logonOnWire?.password, password, "the venue got the password in the Logon");
       const logon = events.find((e) => e.subject.endsWith(".out.A"));
       assert.ok(logon);
       const logonRaw = Buffer.from(bodyOf(logon).raw as string, "base64").toString("latin1");
@@ -159,13 +161,12 @@ describe("events end to end (connector → NATS JetStream)", () => {
         assert.ok(!JSON.stringify(e.headers ?? {}).includes(password), `the password in the headers of ${e.id}`);
       }
       assert.ok(!logLines.join("").includes(password), "the password in a log line");
-      for (const e of state) t.diagnostic(JSON.stringify(bodyOf(e).notice));
       for (const l of logLines) if (/"level":(40|50|60)/.test(l)) t.diagnostic(l.trim());
       t.diagnostic(
         `${events.length} events: ${outD.length} out.D, ${in8.length} in.8, ${state.length} state (${notices.join(",")})`,
       );
     } finally {
-      await connector?.stop().catch(() => undefined);
+      await connector?.stop().catch((e: unknown) => t.diagnostic(`stop: ${e}`));
       await deleteStream(bus, NATS_URL, names).catch((e: unknown) => t.diagnostic(`stream not deleted: ${e}`));
       await tapped.stop();
       await deleteKeysUnder(names.redisPrefix);

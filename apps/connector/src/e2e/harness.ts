@@ -18,6 +18,7 @@ import {
   type GrpcClientOf,
   type SendResult,
   type SendStreamResponse,
+  SessionHealth,
   SessionService,
 } from "@fixmesh/contracts";
 import { formatUtcTimestamp, MsgType, Tag } from "@fixmesh/fix";
@@ -115,6 +116,10 @@ export interface WireMessage {
   possDup: boolean;
   resetSeqNumFlag: boolean;
   clOrdId: string | undefined;
+  /** Password(554), in a Logon. */
+  password: string | undefined;
+  /** Thrown away by the proxy (`blackhole`): it never reached the venue. */
+  lost: boolean;
 }
 
 /**
@@ -126,8 +131,13 @@ export interface TappedVenue {
   proxy: ChaosProxy;
   /** Where the connector connects (the proxy). */
   port: number;
-  /** What reached the venue's port from the connector, in order. */
+  /** What the connector sent towards the venue, in order (`lost` ones never reached it). */
   wire: WireMessage[];
+  /**
+   * While on, everything the connector sends is thrown away by the proxy, as bytes in a dying host's socket
+   * buffers are; the connection stays up (not even a FIN goes through until it is turned off).
+   */
+  blackhole(on: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -151,6 +161,7 @@ export async function startTappedVenue(): Promise<TappedVenue> {
   const { port } = await proxy.start();
   const wire: WireMessage[] = [];
   let connection = 0;
+  let discarding = false;
   proxy.on("connect", () => {
     connection++;
   });
@@ -165,6 +176,8 @@ export async function startTappedVenue(): Promise<TappedVenue> {
         possDup: m.flag(Tag.PossDupFlag),
         resetSeqNumFlag: m.flag(Tag.ResetSeqNumFlag),
         clOrdId: m.get(Tag.ClOrdID),
+        password: m.get(Tag.Password),
+        lost: discarding,
       });
       return false;
     },
@@ -174,6 +187,11 @@ export async function startTappedVenue(): Promise<TappedVenue> {
     proxy,
     port,
     wire,
+    blackhole(on) {
+      discarding = on;
+      if (on) proxy.toServer.stall({ discard: true });
+      else proxy.toServer.resume();
+    },
     async stop() {
       await proxy.stop();
       await venue.stop(0);
@@ -469,5 +487,16 @@ export async function deleteStream(
     await b.deleteStream();
   } finally {
     await b.close();
+  }
+}
+
+/** Polls GetSession until the connector reports the session LIVE (so Sends are not refused as not logged on). */
+export async function waitLive(client: SessionClient, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const { session } = await client.rpc.getSession({ sessionId: SESSION }, { deadline: Date.now() + 2000 });
+    if (session?.health === SessionHealth.LIVE) return;
+    if (Date.now() > end) throw new Error(`the connector's session is not LIVE after ${ms} ms (${session?.health})`);
+    await sleep(20);
   }
 }

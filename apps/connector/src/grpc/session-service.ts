@@ -403,7 +403,8 @@ export class SessionServiceHandlers {
 function sendError(err: unknown, r: SessionRunner): RpcError {
   const metadata = { session_id: r.id };
   if (err instanceof StaleEpochError) {
-    return new RpcError(Code.UNAVAILABLE, ErrorReason.SESSION_FENCED, `session ${r.id}: ${err.message}`, {
+    // The error's message already names the session.
+    return new RpcError(Code.UNAVAILABLE, ErrorReason.SESSION_FENCED, err.message, {
       metadata,
       cause: err,
     });

@@ -39,3 +39,33 @@ describe("SessionStore", () => {
     );
   });
 });
+
+describe("SessionStore with holdOpen", () => {
+  it("close() (the runner's, at stop) leaves the store open for the outbox drain; release() closes it", async () => {
+    const inner = new MemoryStore();
+    let closes = 0;
+    const close = inner.close.bind(inner);
+    inner.close = () => {
+      closes++;
+      return close();
+    };
+    const store = new SessionStore(inner, { holdOpen: true });
+    await store.open(Date.now());
+    await store.commit({
+      outbound: [msg(1)],
+      nextSenderSeq: 2,
+      nextTargetSeq: 1,
+      events: [{ id: "s:c:out:1", subject: "fix.s.out.D", payload: Buffer.from("{}") }],
+    });
+    await store.close();
+    assert.equal(closes, 0);
+    const left = await store.readOutbox(10);
+    assert.deepEqual(
+      left.map((e) => e.id),
+      ["s:c:out:1"],
+    );
+    await store.ackOutbox(left[0].pos);
+    await store.release();
+    assert.equal(closes, 1);
+  });
+});

@@ -38,19 +38,17 @@ export class Stores {
    * closes it at stop, so the outbox publisher can still drain the session's last events; `close` closes it.
    */
   for(session: SessionConfig, onCommit?: SessionStoreOptions["onCommit"]): SessionStore {
-    const store = this.make(session, { onCommit, holdOpen: true });
+    const store = this.make(session, onCommit);
     this.made.push(store);
     return store;
   }
 
-  private make(session: SessionConfig, opts: SessionStoreOptions): SessionStore {
+  private make(session: SessionConfig, onCommit: SessionStoreOptions["onCommit"]): SessionStore {
     const s = this.config.store;
     const retainMessages = s.retainMessages;
-    const onCommit = opts.onCommit;
-    const holdOpen = opts.holdOpen;
     switch (s.kind) {
       case "memory":
-        return new SessionStore(new MemoryStore({ session: session.id }), { retainMessages, onCommit, holdOpen });
+        return new SessionStore(new MemoryStore({ session: session.id }), { retainMessages, onCommit, holdOpen: true });
       case "file": {
         const file = new FileStore({
           dir: join(this.config.connector.dataDir, "sessions"),
@@ -58,7 +56,7 @@ export class Stores {
           fsync: s.fsync,
           fsyncIntervalMs: s.fsyncIntervalMs,
         });
-        return new SessionStore(file, { retainMessages, onCommit, holdOpen });
+        return new SessionStore(file, { retainMessages, onCommit, holdOpen: true });
       }
       case "redis": {
         // The Redis store trims in the same script as the commit: no trimming of ours on top.
@@ -68,7 +66,7 @@ export class Stores {
           prefix: s.redis.prefix,
           ...(retainMessages !== undefined && { retention: retainMessages }),
         });
-        return new SessionStore(redis, { onCommit, holdOpen });
+        return new SessionStore(redis, { onCommit, holdOpen: true });
       }
     }
   }
