@@ -8,8 +8,10 @@ import { type BusEvent, subjectMatches } from "./events.js";
  */
 export class InProcessBus implements EventBus {
   readonly kind = "in-process";
-  private readonly log: Delivered[] = [];
+  private log: Delivered[] = [];
   private readonly seen = new Map<string, number>();
+  private seenOrder: Array<{ id: string; at: number }> = [];
+  private seenHead = 0;
   private readonly subs = new Set<{ filter: string; handler: (e: Delivered) => void }>();
   private seq = 0;
 
@@ -18,6 +20,15 @@ export class InProcessBus implements EventBus {
   async publish(events: readonly BusEvent[]): Promise<{ accepted: number; duplicates: number }> {
     const now = (this.opts.now ?? Date.now)();
     const window = this.opts.duplicateWindowMs ?? 120_000;
+    // Forget ids older than the window, oldest first (amortised O(1) per event).
+    while (this.seenOrder.length > this.seenHead && now - this.seenOrder[this.seenHead].at >= window) {
+      const old = this.seenOrder[this.seenHead++];
+      if (this.seen.get(old.id) === old.at) this.seen.delete(old.id);
+    }
+    if (this.seenHead > 4096 && this.seenHead * 2 > this.seenOrder.length) {
+      this.seenOrder = this.seenOrder.slice(this.seenHead);
+      this.seenHead = 0;
+    }
     let accepted = 0;
     let duplicates = 0;
     for (const e of events) {
@@ -27,16 +38,15 @@ export class InProcessBus implements EventBus {
         continue;
       }
       this.seen.set(e.id, now);
+      this.seenOrder.push({ id: e.id, at: now });
       const d: Delivered = { ...e, seq: ++this.seq };
       this.log.push(d);
       accepted++;
       for (const s of this.subs) if (subjectMatches(s.filter, d.subject)) s.handler(d);
     }
+    // Keep the last maxEvents for replay; trim in steps, not on every publish.
     const max = this.opts.maxEvents ?? 100_000;
-    if (this.log.length > max) this.log.splice(0, this.log.length - max);
-    if (this.seen.size > max * 2) {
-      for (const [id, at] of this.seen) if (now - at >= window) this.seen.delete(id);
-    }
+    if (this.log.length > max + Math.max(1024, max >> 3)) this.log = this.log.slice(this.log.length - max);
     return { accepted, duplicates };
   }
 

@@ -74,6 +74,14 @@ export interface CommitInfo {
 /** What a framer produced from the first bytes of an accepted connection. */
 export type FramedEvent = { type: "message"; msg: FixMessage } | { type: "garbled"; reason: string };
 
+/** A commit queued behind the one in flight; later flushes join it until it starts. */
+interface OpenCommit {
+  batch: PendingBatch;
+  nextSenderSeq: number;
+  nextTargetSeq: number;
+  socket: Socket | null;
+}
+
 interface PendingBatch {
   outbound: StoredMessage[];
   events: OutboxEvent[];
@@ -94,6 +102,11 @@ export class SendRefusedError extends Error {
 /** The store could not persist a batch: nothing of it was sent. */
 export class PersistFailedError extends Error {
   override readonly name = "PersistFailedError";
+}
+
+/** The runner was aborted (`abort`, e.g. its process lost leadership) before the message was persisted. */
+export class SessionAbortedError extends Error {
+  override readonly name = "SessionAbortedError";
 }
 
 /**
@@ -122,10 +135,13 @@ export class SessionRunner implements SessionHandle {
   private readonly commitListeners = new Set<(c: CommitInfo) => void>();
   private flushQueued = false;
   private io: Promise<void> = Promise.resolve();
+  private openCommit: OpenCommit | null = null;
   private committedTarget = 0;
   private readonly inbox: SessionEvent[] = [];
   private draining = false;
   private closed = false;
+  /** Set by `abort`: nothing more is committed or written, ever. */
+  private aborted = false;
   /** Set when a higher epoch fenced the store: this runner must never send again. */
   fenced: StaleEpochError | null = null;
   private readonly listeners = new Set<(n: SessionNotice) => void>();
@@ -194,6 +210,10 @@ export class SessionRunner implements SessionHandle {
         reject(this.fenced);
         return;
       }
+      if (this.aborted) {
+        reject(new SessionAbortedError(`session ${this.id} is aborted`));
+        return;
+      }
       this.dispatch({ type: "send", msgType, body, header, ref: { resolve, reject } satisfies SendRef });
     });
   }
@@ -249,6 +269,36 @@ export class SessionRunner implements SessionHandle {
     this.timer = null;
     await this.io.catch(() => undefined);
     await this.store.close();
+  }
+
+  /**
+   * Drops the socket at once, without a Logout, and stops the runner for good: nothing more is committed or
+   * written (a deposed leader must not send another byte). Sends not yet persisted fail with
+   * `SessionAbortedError`; a commit already on its way to the store may still complete, and its sends then resolve
+   * (the messages are persisted: the next leader resends them when the counterparty asks), but their bytes are
+   * not written. Resolves once that commit has settled; the store is left open (it is not this runner's to close).
+   */
+  async abort(reason: string): Promise<void> {
+    if (this.aborted) return this.io.catch(() => undefined);
+    this.aborted = true;
+    this.closed = true;
+    const s = this.socket;
+    this.socket = null;
+    s?.destroy();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const err = new SessionAbortedError(`session ${this.id} aborted: ${reason}`);
+    for (const r of this.pending.refs) r.ref.reject(err);
+    this.pending = { outbound: [], events: [], wire: [], refs: [] };
+    this.log?.warn({ session: this.id, reason }, "aborted: socket dropped without a Logout");
+    // The state shows the link gone (DISCONNECTED); whatever the core asks in answer is dropped below.
+    if (s !== null) this.dispatch({ type: "disconnected", reason });
+    await this.io.catch(() => undefined);
+  }
+
+  /** True once `abort` was called. */
+  get isAborted(): boolean {
+    return this.aborted;
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -390,6 +440,12 @@ export class SessionRunner implements SessionHandle {
   /** Takes the pending batch now (so later actions stay behind it) and commits then writes it, in order. */
   private flushNow(): void {
     const st = this.state;
+    if (this.aborted) {
+      const err = new SessionAbortedError(`session ${this.id} is aborted`);
+      for (const r of this.pending.refs) r.ref.reject(err);
+      this.pending = { outbound: [], events: [], wire: [], refs: [] };
+      return;
+    }
     if (
       this.pending.wire.length === 0 &&
       this.pending.events.length === 0 &&
@@ -399,12 +455,31 @@ export class SessionRunner implements SessionHandle {
     }
     const batch = this.pending;
     this.pending = { outbound: [], events: [], wire: [], refs: [] };
-    const nextSenderSeq = st.nextSenderSeq;
-    const nextTargetSeq = st.nextTargetSeq;
     const socket = this.socket;
-    this.committedTarget = nextTargetSeq;
+    this.committedTarget = st.nextTargetSeq;
+    // Group commit: while a commit is in flight, every batch flushed meanwhile joins the one commit queued behind
+    // it (when nothing else was queued in between), so the store sees one call per round trip, not one per turn.
+    const open = this.openCommit;
+    if (open !== null && open.socket === socket) {
+      open.batch.outbound.push(...batch.outbound);
+      open.batch.events.push(...batch.events);
+      open.batch.wire.push(...batch.wire);
+      open.batch.refs.push(...batch.refs);
+      open.nextSenderSeq = st.nextSenderSeq;
+      open.nextTargetSeq = st.nextTargetSeq;
+      return;
+    }
+    const commit: OpenCommit = { batch, nextSenderSeq: st.nextSenderSeq, nextTargetSeq: st.nextTargetSeq, socket };
+    this.openCommit = commit;
     this.chain(async () => {
+      if (this.openCommit === commit) this.openCommit = null;
+      const { nextSenderSeq, nextTargetSeq } = commit;
       if (this.fenced) throw this.fenced;
+      if (this.aborted) {
+        const err = new SessionAbortedError(`session ${this.id} is aborted`);
+        for (const r of batch.refs) r.ref.reject(err);
+        return;
+      }
       try {
         if (batch.outbound.length > 0 || batch.events.length > 0 || !st.storeResetting) {
           const t0 = performance.now();
@@ -420,11 +495,12 @@ export class SessionRunner implements SessionHandle {
         this.onStoreFailure(err, batch);
         return;
       }
-      if (batch.wire.length > 0 && socket !== null && !socket.destroyed) {
+      // After an abort the socket is destroyed: a commit that was already on its way writes nothing.
+      if (batch.wire.length > 0 && socket !== null && !socket.destroyed && !this.aborted) {
         socket.write(batch.wire.length === 1 ? batch.wire[0] : Buffer.concat(batch.wire));
       }
       for (const r of batch.refs) r.ref.resolve(r.seq);
-    });
+    }, true);
   }
 
   private onStoreFailure(err: unknown, batch: PendingBatch): void {
@@ -451,8 +527,12 @@ export class SessionRunner implements SessionHandle {
     }
   }
 
-  private chain(task: () => Promise<void>): void {
-    this.io = this.io.then(task).catch((err) => {
+  /** Runs `task` after every earlier one. After an abort only `always` tasks run (the commit, which checks itself). */
+  private chain(task: () => Promise<void>, always = false): void {
+    // Any other task closes the open commit: a later flush must not jump ahead of it.
+    if (!always) this.openCommit = null;
+    // After an abort no further store operation starts (a replay, a reset): the process no longer owns the session.
+    this.io = this.io.then(() => (this.aborted && !always ? undefined : task())).catch((err) => {
       this.log?.error({ session: this.id, err }, "session I/O failed");
     });
   }

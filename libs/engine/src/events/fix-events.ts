@@ -32,21 +32,41 @@ export interface SessionStateEvent {
   notice: SessionNotice;
 }
 
+const tokens = new Map<string, string>();
+
 /** A NATS subject token for a session id (same rule as @fixmesh/bus `sessionToken`). */
 export function subjectToken(sessionId: string): string {
-  return sessionId.replace(/[^A-Za-z0-9]+/g, "_");
+  let t = tokens.get(sessionId);
+  if (t === undefined) {
+    t = sessionId.replace(/[^A-Za-z0-9]+/g, "_");
+    tokens.set(sessionId, t);
+  }
+  return t;
 }
 
 const SECRET_TAGS = [Tag.Password, Tag.NewPassword];
 
+const maskers = new Map<string, RegExp>();
+
 /** The message with the values of Password(554) and NewPassword(925) replaced by `********`. */
 export function maskSecrets(raw: Buffer, extraTags: readonly number[] = []): Buffer {
-  const text = raw.toString("latin1");
-  let out = text;
-  for (const tag of [...SECRET_TAGS, ...extraTags]) {
-    out = out.replace(new RegExp(`(^|\\x01)${tag}=[^\\x01]*`, "g"), `$1${tag}=********`);
+  // Cheap test first: most messages carry no secret tag at all.
+  const tags = extraTags.length === 0 ? SECRET_TAGS : [...SECRET_TAGS, ...extraTags];
+  let found = false;
+  for (const tag of tags) {
+    if (raw.indexOf(`\x01${tag}=`, 0, "latin1") >= 0) {
+      found = true;
+      break;
+    }
   }
-  return out === text ? raw : Buffer.from(out, "latin1");
+  if (!found) return raw;
+  const key = tags.join(",");
+  let re = maskers.get(key);
+  if (re === undefined) {
+    re = new RegExp(`(\\x01)(${tags.join("|")})=[^\\x01]*`, "g");
+    maskers.set(key, re);
+  }
+  return Buffer.from(raw.toString("latin1").replace(re, "$1$2=********"), "latin1");
 }
 
 const parser = new Parser();

@@ -153,7 +153,10 @@ function dispatch(st: SessionState, acts: SessionAction[], ev: SessionEvent, now
       return;
     case "resendData":
       onResendData(st, acts, ev.begin, ev.end, ev.messages, now);
+      // Between chunks of a long replay, what arrived meanwhile (a TestRequest, live messages) is answered
+      // before the next chunk loads, so heartbeats keep flowing during a 100,000-message replay.
       runDeferred(st, acts, now);
+      if (st.serving !== null && !st.resendLoading && st.serving.next <= st.serving.end) loadChunk(st, acts);
       return;
     case "resume":
       st.pendingResume = false;
@@ -447,7 +450,7 @@ function onNextExpected(st: SessionState, acts: SessionAction[], msg: FixMessage
   if (next > lastBeforeLogon + 1) {
     const text = `NextExpectedMsgSeqNum(789) ${next} is beyond the last MsgSeqNum we sent (${lastBeforeLogon})`;
     generateLogout(st, acts, now, text);
-    st.safeReason = text;
+    enterSafeOnMismatch(st, text);
     disconnect(st, acts, text, now);
     return;
   }
@@ -691,7 +694,7 @@ function doTargetTooLow(st: SessionState, acts: SessionAction[], msg: FixMessage
     // mismatch) or a lost store. Never skip silently: Logout, disconnect, and stay SAFE until resolved.
     const text = `MsgSeqNum too low, expecting ${st.nextTargetSeq} but received ${seq}`;
     generateLogout(st, acts, now, text);
-    st.safeReason = text;
+    enterSafeOnMismatch(st, text);
     disconnect(st, acts, text, now);
     return;
   }
@@ -709,6 +712,18 @@ function doTargetTooLow(st: SessionState, acts: SessionAction[], msg: FixMessage
   }
   st.counters.duplicatesIgnored++;
   acts.push({ type: "notice", notice: { kind: "duplicateIgnored", seq } });
+}
+
+/**
+ * SAFE because the two sides disagree about the sequence numbers. An initiator also stops logging on by itself:
+ * every further attempt would exchange a Logon (and a ResendRequest) under the disputed numbers, moving both sides
+ * on until they happen to line up — our expected number then jumps into the counterparty's new cycle and we serve
+ * its ResendRequest from our previous cycle, resending yesterday's orders (chaos suite, scenario 6). An operator's
+ * `logon` (after checking, with `clearSafe` or an agreed reset) brings it back.
+ */
+function enterSafeOnMismatch(st: SessionState, reason: string): void {
+  st.safeReason = reason;
+  if (st.initiator) st.enabled = false;
 }
 
 function onSequenceReset(st: SessionState, acts: SessionAction[], msg: FixMessage, now: number): void {
@@ -863,10 +878,7 @@ function onResendData(
   s.next = end + 1;
   s.resent += resent;
   st.counters.messagesResent += resent;
-  if (s.next <= s.end) {
-    loadChunk(st, acts);
-    return;
-  }
+  if (s.next <= s.end) return; // the next chunk loads once deferred events have run (see `resendData`)
   if (gapStart !== 0) generateGapFill(st, acts, gapStart, s.end + 1, now, s);
   acts.push({
     type: "notice",
