@@ -169,6 +169,21 @@ describe("sequence numbers", () => {
     assert.equal(h.st.health, Health.Live);
   });
 
+  it("initiator SAFE on MsgSeqNum too low stays down until an operator logs it on", () => {
+    const h = new CoreHarness({ ConnectionType: "initiator", ReconnectInterval: 1 });
+    h.ev({ type: "timer" });
+    h.ev({ type: "connected" });
+    h.recv("A", [98, 0, 108, 30]);
+    h.recv("0");
+    const acts = h.recv("0", [], { seq: 1 });
+    assert.ok(kinds(acts).includes("disconnect"));
+    assert.equal(h.st.health, Health.Safe);
+    assert.equal(h.st.status, Status.Disconnected);
+    assert.deepEqual(kinds(h.runFor(60_000)), [], "no reconnect by itself");
+    assert.deepEqual(kinds(h.ev({ type: "logon" })), ["connect"], "the operator's logon connects");
+    assert.equal(h.st.health, Health.Safe, "still SAFE until cleared or reset");
+  });
+
   it("ignores a PossDup message with a too-low MsgSeqNum", () => {
     const h = new CoreHarness();
     h.logon();
