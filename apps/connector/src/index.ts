@@ -21,11 +21,16 @@ export {
   type ClientTlsConfig,
   type ConnectorConfig,
   connectorSchema,
+  ELECTION_KINDS,
+  type ElectionConfig,
+  type ElectionKindName,
   type InitiatorConfig,
+  type LeaseElectionConfig,
   LOG_LEVELS,
   type LogLevel,
   type NatsConfig,
   type RedisConfig,
+  type RedisElectionConfig,
   type SchemaContext,
   SESSION_DEFAULTS,
   type ServerTlsConfig,
@@ -37,6 +42,10 @@ export {
 export { Secret } from "./config/secret.js";
 // Running a connector
 export { type Connector, type ConnectorOptions, startConnector } from "./connector.js";
+// Leadership under election
+export type { Leadership, LeadershipTransition } from "./election/elected-session.js";
+export { leaseNameOf, redisLockKeyOf } from "./election/electors.js";
+export { LEADER_HEALTH_SERVICE } from "./grpc/server.js";
 
 // Logging
 export { createLogger, type Logger, type LoggerOptions, loggerFor, secretGuard } from "./log/logger.js";

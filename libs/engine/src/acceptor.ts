@@ -37,6 +37,21 @@ export class Acceptor {
     this.sessions.set(keyOf(s.BeginString, s.SenderCompID, s.TargetCompID), runner);
   }
 
+  /**
+   * Removes `runner` (if it is still the one registered under its identity): a Logon for it is then refused as
+   * for an unknown session. Connections it already has are its own to close.
+   */
+  unregister(runner: SessionRunner): void {
+    const s = runner.state.settings;
+    const key = keyOf(s.BeginString, s.SenderCompID, s.TargetCompID);
+    if (this.sessions.get(key) === runner) this.sessions.delete(key);
+  }
+
+  /** True while the port is open. */
+  get listening(): boolean {
+    return this.server !== null;
+  }
+
   get port(): number {
     const a = this.server?.address();
     return typeof a === "object" && a !== null ? a.port : 0;

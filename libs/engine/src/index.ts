@@ -11,6 +11,7 @@ export {
   PersistFailedError,
   type RunnerLogger,
   SendRefusedError,
+  SessionAbortedError,
   type SessionApplication,
   type SessionHandle,
   SessionRunner,

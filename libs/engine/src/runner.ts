@@ -474,7 +474,11 @@ export class SessionRunner implements SessionHandle {
     this.chain(async () => {
       if (this.openCommit === commit) this.openCommit = null;
       const { nextSenderSeq, nextTargetSeq } = commit;
-      if (this.fenced) throw this.fenced;
+      if (this.fenced) {
+        // A batch queued behind the commit that was refused: refused too (its callers must not wait forever).
+        for (const r of batch.refs) r.ref.reject(this.fenced);
+        return;
+      }
       if (this.aborted) {
         const err = new SessionAbortedError(`session ${this.id} is aborted`);
         for (const r of batch.refs) r.ref.reject(err);
@@ -532,9 +536,11 @@ export class SessionRunner implements SessionHandle {
     // Any other task closes the open commit: a later flush must not jump ahead of it.
     if (!always) this.openCommit = null;
     // After an abort no further store operation starts (a replay, a reset): the process no longer owns the session.
-    this.io = this.io.then(() => (this.aborted && !always ? undefined : task())).catch((err) => {
-      this.log?.error({ session: this.id, err }, "session I/O failed");
-    });
+    this.io = this.io
+      .then(() => (this.aborted && !always ? undefined : task()))
+      .catch((err) => {
+        this.log?.error({ session: this.id, err }, "session I/O failed");
+      });
   }
 
   private armTimer(now: number): void {

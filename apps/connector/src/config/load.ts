@@ -36,6 +36,10 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { name: "FIXMESH_METRICS_PORT", path: ["metrics", "port"] },
   { name: "NATS_URL", path: ["nats", "url"] },
   { name: "FIXMESH_LOG_LEVEL", path: ["log", "level"] },
+  { name: "FIXMESH_ELECTION_KIND", path: ["election", "kind"] },
+  { name: "FIXMESH_ELECTION_IDENTITY", path: ["election", "identity"] },
+  { name: "FIXMESH_LEASE_NAMESPACE", path: ["election", "lease", "namespace"] },
+  { name: "FIXMESH_LEASE_NAME", path: ["election", "lease", "name"] },
 ];
 
 export interface LoadOptions {

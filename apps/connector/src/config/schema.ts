@@ -4,9 +4,10 @@
  * it (see load.ts). Session settings keep their QuickFIX/FIXEdge names and are checked by `resolveSettings`
  * of @fixmesh/session, whose errors are reported here under the session's path.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
+import { defaultIdentity, JITTER_FACTOR, SERVICE_ACCOUNT_DIR } from "@fixmesh/election";
 import type { HostPort } from "@fixmesh/engine";
 import {
   applVerIdToBeginString,
@@ -36,6 +37,10 @@ export type StoreKind = (typeof STORE_KINDS)[number];
 /** The built-in applications a session can run when no gRPC client drives it. */
 export const APPLICATIONS = ["none", "acceptance-test"] as const;
 export type ApplicationName = (typeof APPLICATIONS)[number];
+
+/** How the replicas of a session choose their leader (see @fixmesh/election). */
+export const ELECTION_KINDS = ["none", "redis", "lease"] as const;
+export type ElectionKindName = (typeof ELECTION_KINDS)[number];
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -128,6 +133,44 @@ export interface NatsConfig {
   tls?: ClientTlsConfig;
 }
 
+/** The Kubernetes Lease each session's replicas contend for. */
+export interface LeaseElectionConfig {
+  namespace: string;
+  /** One Lease name, only for a connector with one session; else each session's is `leaseNameOf(session)`. */
+  name?: string;
+  /** `https://…` (in a pod: from KUBERNETES_SERVICE_HOST/PORT). */
+  apiServer: string;
+  /** The bearer token's file, re-read as it rotates (in a pod: the service account's). */
+  tokenFile?: string;
+  /** PEM CA bundle of the API server (in a pod: the service account's `ca.crt`). */
+  ca?: string;
+}
+
+/** The Redis the lock lives in: the store's unless `election.redis.url` names another. */
+export interface RedisElectionConfig {
+  url: string;
+  username?: string;
+  password?: Secret;
+  tls?: ClientTlsConfig;
+  /** One lock key, only for a connector with one session; else each session's is `<prefix>:{<session>}:leader`. */
+  key?: string;
+  /** The store's key prefix, for the default keys. */
+  prefix: string;
+}
+
+export interface ElectionConfig {
+  kind: ElectionKindName;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  /** This replica's name in the lock (default `<host name>-<pid>`: the pod's name on Kubernetes). */
+  identity: string;
+  /** `kind: lease`. */
+  lease?: LeaseElectionConfig;
+  /** `kind: redis`. */
+  redis?: RedisElectionConfig;
+}
+
 export interface ListenConfig {
   host: string;
   port: number;
@@ -143,6 +186,7 @@ export interface ConnectorConfig {
   grpc: ListenConfig & { tls?: ServerTlsConfig };
   metrics: ListenConfig;
   nats: NatsConfig;
+  election: ElectionConfig;
   log: { level: LogLevel };
   /** Every secret the configuration resolved: the logger masks each of them wherever it appears. */
   secrets: Secret[];
@@ -434,6 +478,23 @@ const natsSchema = strict({
   tls: clientTlsSchema.optional(),
 });
 
+const electionSchema = strict({
+  kind: z.enum(ELECTION_KINDS).default("none"),
+  /** Seconds, as client-go's flags (fractions allowed). */
+  leaseDuration: atLeast(0, false).default(3),
+  renewDeadline: atLeast(0, false).default(2),
+  retryPeriod: atLeast(0, false).default(0.5),
+  identity: text.optional(),
+  lease: strict({
+    namespace: text.optional(),
+    name: text.optional(),
+    apiServer: text.optional(),
+    tokenFile: text.optional(),
+    caFile: text.optional(),
+  }).optional(),
+  redis: strict({ url: text.optional(), key: text.optional() }).optional(),
+});
+
 function listenSchema(defaultPort: number) {
   return { host: text.default("127.0.0.1"), port: port.default(defaultPort) };
 }
@@ -474,6 +535,7 @@ export function connectorSchema(ctx: SchemaContext) {
     grpc: strict({ ...listenSchema(50051), tls: serverTlsSchema.optional() }).prefault({}),
     metrics: strict(listenSchema(9464)).prefault({}),
     nats: natsSchema.prefault({}),
+    election: electionSchema.prefault({}),
     log: strict({ level: z.enum(LOG_LEVELS).default("info") }).prefault({}),
   }).transform((raw, zctx): ConnectorConfig => {
     const r = new Resolver(ctx, (path, message) => zctx.addIssue({ code: "custom", path, message }));
@@ -496,6 +558,7 @@ export function connectorSchema(ctx: SchemaContext) {
       sessions.push(sc);
     });
     const grpcTls = raw.grpc.tls === undefined ? undefined : r.serverTls(raw.grpc.tls, ["grpc", "tls"]);
+    const storeRedis = r.redis(raw.store.redis);
     return {
       source: "",
       connector: {
@@ -508,13 +571,14 @@ export function connectorSchema(ctx: SchemaContext) {
         fsync: raw.store.fsync,
         fsyncIntervalMs: raw.store.fsyncIntervalMs,
         retainMessages: raw.store.retention.messages,
-        redis: r.redis(raw.store.redis),
+        redis: storeRedis,
       },
       acceptors,
       sessions,
       grpc: { host: raw.grpc.host, port: raw.grpc.port, ...(grpcTls && { tls: grpcTls }) },
       metrics: { host: raw.metrics.host, port: raw.metrics.port },
       nats: r.nats(raw.nats),
+      election: r.election(raw.election, raw.sessions.length, raw.store.kind, storeRedis),
       log: { level: raw.log.level },
       secrets: r.secrets,
     };
@@ -695,6 +759,127 @@ class Resolver {
       ...(pw && { password: pw }),
       ...(tls && { tls }),
     };
+  }
+
+  /** The election: timing checked as client-go does, and the backend's place (a Lease, a Redis lock). */
+  election(
+    x: z.output<typeof electionSchema>,
+    sessions: number,
+    storeKind: StoreKind,
+    storeRedis: RedisConfig,
+  ): ElectionConfig {
+    const at: Path = ["election"];
+    if (x.renewDeadline >= x.leaseDuration) {
+      this.issue(
+        [...at, "renewDeadline"],
+        `must be less than leaseDuration (${x.leaseDuration} s): a leader that cannot renew must step down before its lease can expire for the others`,
+      );
+    } else if (x.retryPeriod * JITTER_FACTOR >= x.renewDeadline) {
+      this.issue(
+        [...at, "retryPeriod"],
+        `must be less than renewDeadline / ${JITTER_FACTOR} (${+(x.renewDeadline / JITTER_FACTOR).toFixed(3)} s), so a leader gets several tries to renew`,
+      );
+    }
+    const identity = x.identity ?? defaultIdentity();
+    if (/\s/.test(identity)) this.issue([...at, "identity"], `must hold no spaces, got ${show(identity)}`);
+    const out: ElectionConfig = {
+      kind: x.kind,
+      leaseDurationMs: x.leaseDuration * 1000,
+      renewDeadlineMs: x.renewDeadline * 1000,
+      retryPeriodMs: x.retryPeriod * 1000,
+      identity,
+    };
+    if (x.kind === "none") return out;
+    if (storeKind !== "redis") {
+      this.issue(
+        [...at, "kind"],
+        `${x.kind} needs store.kind: redis, so that a standby takes over the leader's sequence numbers (store.kind is ${storeKind})`,
+      );
+    }
+    if (x.kind === "redis") {
+      const key = x.redis?.key;
+      if (key !== undefined && sessions > 1) {
+        this.issue(
+          [...at, "redis", "key"],
+          "names one lock, and this connector has several sessions: leave it out (each session locks <prefix>:{<session>}:leader)",
+        );
+      }
+      const url = x.redis?.url;
+      const parsed =
+        url === undefined
+          ? undefined
+          : this.serverUrl(url, [...at, "redis", "url"], ["redis:", "rediss:"], {
+              file: "store.redis.passwordFile",
+              env: "store.redis.passwordEnv",
+            });
+      out.redis =
+        url === undefined
+          ? { ...storeRedis, ...(key !== undefined && { key }) }
+          : {
+              url: parsed?.url ?? url,
+              prefix: storeRedis.prefix,
+              ...(parsed?.user !== undefined && { username: parsed.user }),
+              ...(parsed?.password && { password: parsed.password }),
+              ...(key !== undefined && { key }),
+            };
+      return out;
+    }
+    // kind: lease. In a pod, the service account gives the namespace, the API server's address, token and CA.
+    const l = x.lease ?? {};
+    const lat: Path = [...at, "lease"];
+    const sa = (file: string) =>
+      existsSync(`${SERVICE_ACCOUNT_DIR}/${file}`) ? `${SERVICE_ACCOUNT_DIR}/${file}` : undefined;
+    let namespace = l.namespace;
+    if (namespace === undefined) {
+      const f = sa("namespace");
+      if (f === undefined) this.issue([...lat, "namespace"], "is required outside a Kubernetes pod");
+      else namespace = readFileSync(f, "utf8").trim();
+    } else if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace) || namespace.length > 63) {
+      this.issue(
+        [...lat, "namespace"],
+        `must be a namespace name (lower case letters, digits, '-'), got ${show(namespace)}`,
+      );
+    }
+    if (l.name !== undefined) {
+      if (sessions > 1) {
+        this.issue(
+          [...lat, "name"],
+          "names one Lease, and this connector has several sessions: leave it out (each session gets fixmesh-<session>)",
+        );
+      } else if (
+        !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(l.name) ||
+        l.name.length > 253
+      ) {
+        this.issue(
+          [...lat, "name"],
+          `must be a Kubernetes object name (lower case letters, digits, '-', '.'), got ${show(l.name)}`,
+        );
+      }
+    }
+    let apiServer = l.apiServer;
+    if (apiServer === undefined) {
+      const host = this.ctx.env.KUBERNETES_SERVICE_HOST;
+      const port = this.ctx.env.KUBERNETES_SERVICE_PORT;
+      if (host === undefined || host === "" || port === undefined || port === "") {
+        this.issue([...lat, "apiServer"], "is required outside a Kubernetes pod (KUBERNETES_SERVICE_HOST is not set)");
+      } else {
+        apiServer = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
+      }
+    } else if (!/^https?:\/\/[^/]+/.test(apiServer)) {
+      this.issue([...lat, "apiServer"], `must be an https:// URL, got ${show(apiServer)}`);
+    }
+    const tokenFile = l.tokenFile === undefined ? sa("token") : this.path(l.tokenFile);
+    if (l.tokenFile !== undefined && tokenFile !== undefined) this.readText(l.tokenFile, [...lat, "tokenFile"]);
+    const caFile = l.caFile ?? (apiServer?.startsWith("https:") ? sa("ca.crt") : undefined);
+    const ca = caFile === undefined ? undefined : this.readText(caFile, [...lat, "caFile"]);
+    out.lease = {
+      namespace: namespace ?? "",
+      apiServer: apiServer ?? "",
+      ...(l.name !== undefined && { name: l.name }),
+      ...(tokenFile !== undefined && { tokenFile }),
+      ...(ca !== undefined && { ca }),
+    };
+    return out;
   }
 
   nats(x: z.output<typeof natsSchema>): NatsConfig {

@@ -21,15 +21,26 @@ export interface GrpcServerOptions {
   historySize?: number;
   /** How long `close` lets calls in progress finish before cutting them. Default 2 s. */
   closeGraceMs?: number;
+  /** The initial status of LEADER_HEALTH_SERVICE (default: leading). */
+  leading?: boolean;
 }
 
 export interface GrpcServerHandle {
   readonly port: number;
   /** Reports NOT_SERVING, ends open streams (UNAVAILABLE/SHUTTING_DOWN), lets unary calls finish, stops. */
   close(): Promise<void>;
+  /** Sets LEADER_HEALTH_SERVICE: SERVING while this connector leads every one of its sessions. */
+  setLeading(leading: boolean): void;
 }
 
 const SERVICE_NAME = SessionService.typeName;
+
+/**
+ * The grpc.health.v1 service name that is SERVING only while this connector leads all its sessions: the
+ * readiness probe of a Deployment whose Service routes FIX connections (acceptor sessions) to the leader. `""`
+ * and the SessionService name stay SERVING on a standby (liveness: the process is fine).
+ */
+export const LEADER_HEALTH_SERVICE = "fixmesh.leader";
 
 /** Serves SessionService, grpc.health.v1 and server reflection for the sessions of `registry`. */
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServerHandle> {
@@ -44,7 +55,11 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   addGrpcService(server, SessionService, handlers.impl, {
     onInternalError: (err, method) => log?.error({ err, method }, "gRPC call failed unexpectedly"),
   });
-  const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
+  const health = new HealthImplementation({
+    "": "SERVING",
+    [SERVICE_NAME]: "SERVING",
+    [LEADER_HEALTH_SERVICE]: opts.leading === false ? "NOT_SERVING" : "SERVING",
+  });
   health.addToServer(server);
   // @grpc/reflection reads only the file descriptors of a proto-loader package definition; ours come from the
   // protobuf-es descriptors, so reflection describes exactly the contracts this server was built with.
@@ -65,10 +80,14 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   let closed: Promise<void> | null = null;
   return {
     port,
+    setLeading(leading) {
+      if (closed === null) health.setStatus(LEADER_HEALTH_SERVICE, leading ? "SERVING" : "NOT_SERVING");
+    },
     close() {
       closed ??= new Promise<void>((resolve) => {
         health.setStatus("", "NOT_SERVING");
         health.setStatus(SERVICE_NAME, "NOT_SERVING");
+        health.setStatus(LEADER_HEALTH_SERVICE, "NOT_SERVING");
         handlers.close();
         const timer = setTimeout(() => server.forceShutdown(), opts.closeGraceMs ?? 2000);
         timer.unref();

@@ -14,7 +14,13 @@ import {
   type SessionService,
   StreamMessagesResponseSchema,
 } from "@fixmesh/contracts";
-import { PersistFailedError, type RunnerLogger, SendRefusedError, type SessionRunner } from "@fixmesh/engine";
+import {
+  PersistFailedError,
+  type RunnerLogger,
+  SendRefusedError,
+  SessionAbortedError,
+  type SessionRunner,
+} from "@fixmesh/engine";
 import { StaleEpochError, Status } from "@fixmesh/session";
 import { status as Code, type ServerWritableStream } from "@grpc/grpc-js";
 import type { SessionRegistry } from "../registry.js";
@@ -78,10 +84,10 @@ export class SessionServiceHandlers {
     // Watch every session from the start, so StreamMessages can serve what arrived before its first client.
     for (const r of this.registry.list()) this.tapOf(r);
     this.impl = {
-      listSessions: () => ({ sessions: this.registry.list().map((r) => sessionView(r, this.tapOf(r), this.now())) }),
+      listSessions: () => ({ sessions: this.registry.list().map((r) => this.view(r)) }),
       getSession: (req) => {
         const r = this.lookup(req.sessionId);
-        return { session: sessionView(r, this.tapOf(r), this.now()) };
+        return { session: this.view(r) };
       },
       send: (req, call) => this.send(req, "", call),
       sendStream: (call) => this.sendStream(call),
@@ -90,13 +96,13 @@ export class SessionServiceHandlers {
         const r = this.lookup(req.sessionId);
         this.log?.warn({ session: r.id, reason: req.reason, peer: call.getPeer() }, "operator logout (gRPC)");
         r.logout(req.reason);
-        return { session: sessionView(r, this.tapOf(r), this.now()) };
+        return { session: this.view(r) };
       },
       logon: (req, call) => {
         const r = this.lookup(req.sessionId);
         this.log?.warn({ session: r.id, peer: call.getPeer() }, "operator logon (gRPC)");
         r.logon();
-        return { session: sessionView(r, this.tapOf(r), this.now()) };
+        return { session: this.view(r) };
       },
       resetSequence: (req, call) => {
         const reason = req.reason.trim();
@@ -129,7 +135,7 @@ export class SessionServiceHandlers {
           "operator sequence reset (gRPC)",
         );
         r.setSequences(sender, target, reason);
-        return { session: sessionView(r, this.tapOf(r), now) };
+        return { session: this.view(r, now) };
       },
     };
   }
@@ -146,15 +152,36 @@ export class SessionServiceHandlers {
   private tapOf(r: SessionRunner): SessionTap {
     let t = this.taps.get(r);
     if (t === undefined) {
+      // A session under election gets a new runner per leadership term: the previous term's tap goes.
+      for (const [old, tap] of this.taps) {
+        if (old.id === r.id) {
+          tap.close();
+          this.taps.delete(old);
+        }
+      }
       t = new SessionTap(r, this.historySize, this.now);
       this.taps.set(r, t);
     }
     return t;
   }
 
+  private view(r: SessionRunner, now = this.now()) {
+    const l = this.registry.leadership?.(r.id);
+    return sessionView(r, this.tapOf(r), now, l === undefined ? undefined : { leader: l.leader, epoch: l.epoch });
+  }
+
   private lookup(id: string, field = "session_id"): SessionRunner {
     if (id === "") throw RpcError.invalidField(field, "is required");
     const r = this.registry.get(id);
+    const l = r === undefined ? this.registry.leadership?.(id) : undefined;
+    if (l !== undefined && !l.leader) {
+      throw new RpcError(
+        Code.UNAVAILABLE,
+        ErrorReason.NOT_LEADER,
+        `session ${id} is on standby on this connector (${l.identity}); another replica leads it`,
+        { metadata: { session_id: id, epoch: String(l.epoch), identity: l.identity } },
+      );
+    }
     if (r === undefined) {
       throw new RpcError(Code.NOT_FOUND, ErrorReason.SESSION_NOT_FOUND, `no session ${id} on this connector`, {
         metadata: { session_id: id },
@@ -212,6 +239,7 @@ export class SessionServiceHandlers {
       });
     }
     if (r.fenced !== null) throw sendError(r.fenced, r);
+    if (r.isAborted) throw sendError(new SessionAbortedError(`session ${r.id}: this replica no longer leads it`), r);
     const st = r.state;
     if (st.safeReason !== null || st.status !== Status.LoggedOn) throw sendError(new SendRefusedError("refused"), r);
   }
@@ -408,6 +436,10 @@ function sendError(err: unknown, r: SessionRunner): RpcError {
       metadata,
       cause: err,
     });
+  }
+  if (err instanceof SessionAbortedError) {
+    // The replica lost the leadership before the message was persisted: nothing was sent; the leader can take it.
+    return new RpcError(Code.UNAVAILABLE, ErrorReason.NOT_LEADER, err.message, { metadata, cause: err });
   }
   if (err instanceof PersistFailedError) {
     return new RpcError(Code.UNAVAILABLE, ErrorReason.PERSIST_FAILED, err.message, { metadata, cause: err });

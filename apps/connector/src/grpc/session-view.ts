@@ -33,7 +33,12 @@ export function inTradingWindow(st: Readonly<SessionState>, now: number): boolea
 }
 
 /** The Session message for one session, as GetSession and the admin calls answer it. */
-export function sessionView(runner: SessionRunner, tap: SessionTap, now: number): Session {
+export function sessionView(
+  runner: SessionRunner,
+  tap: SessionTap,
+  now: number,
+  leadership?: { leader: boolean; epoch: number },
+): Session {
   const st = runner.state;
   const s = st.settings;
   const c = st.counters;
@@ -67,6 +72,8 @@ export function sessionView(runner: SessionRunner, tap: SessionTap, now: number)
         : st.lastLogoutReason !== ""
           ? { reason: st.lastLogoutReason }
           : undefined,
+    leader: leadership?.leader ?? true,
+    epoch: BigInt(leadership?.epoch ?? 0),
     counters: {
       messagesIn: BigInt(c.messagesIn),
       messagesOut: BigInt(c.messagesOut),

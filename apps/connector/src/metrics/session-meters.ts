@@ -14,9 +14,23 @@ export interface MeteredSession {
   onMessage(fn: (msg: FixMessage, possDup: boolean) => void): () => void;
 }
 
+/** One session's leadership, as the metrics read it. */
+export interface MeteredLeadership {
+  session: string;
+  leader: boolean;
+  epoch: number;
+}
+
 /** The sessions to meter: a `SessionRegistry` (and so a `Connector`) is one. Read again at every scrape. */
 export interface MeteredRegistry {
   list(): readonly MeteredSession[];
+  /** Every configured session's leadership, standbys included (a Connector has it). */
+  leaderships?(): readonly MeteredLeadership[];
+  /**
+   * Leadership changes as they happen: `transition` is `elected`, or why a term ended (`renew-deadline`, `lost`,
+   * `resigned`, `stopped`, `fenced`, `failed`). Returns the unsubscribe function.
+   */
+  onLeadership?(fn: (t: { session: string; transition: string }) => void): () => void;
 }
 
 const HEALTHS: readonly Health[] = Object.values(Health);
@@ -85,6 +99,7 @@ export class SessionMeters {
   private readonly committedMessages: Counter;
   private readonly rttSeconds: Histogram;
   private readonly lagSeconds: Histogram;
+  private readonly unsubscribeLeadership: (() => void) | undefined;
 
   constructor(
     meter: Meter,
@@ -143,7 +158,29 @@ export class SessionMeters {
       advice: { explicitBucketBoundaries: LAG_BUCKETS },
     });
 
-    const gauges: ObservableGauge[] = [sessions, health, connected, connectTime, nextSenderSeq, nextTargetSeq];
+    const leader = meter.createObservableGauge("fixmesh_leader", {
+      description: "1 while this connector leads the session (0 on standby); always 1 without election.",
+    });
+    const epoch = meter.createObservableGauge("fixmesh_epoch", {
+      description: "The fencing epoch of the session's current (or last) leadership term here; 0 without election.",
+    });
+    const transitions = meter.createCounter("fixmesh_leader_transitions_total", {
+      description: "Leadership changes of the session on this connector: elected, or why a term ended.",
+    });
+    this.unsubscribeLeadership = registry.onLeadership?.((t) =>
+      transitions.add(1, { session: t.session, transition: t.transition }),
+    );
+
+    const gauges: ObservableGauge[] = [
+      sessions,
+      health,
+      connected,
+      connectTime,
+      nextSenderSeq,
+      nextTargetSeq,
+      leader,
+      epoch,
+    ];
     meter.addBatchObservableCallback(
       (r) => {
         const list = this.sync();
@@ -159,6 +196,10 @@ export class SessionMeters {
           r.observe(nextTargetSeq, st.nextTargetSeq, w.attrs);
           for (const [counter, key] of stateCounters) r.observe(counter, st.counters[key], w.attrs);
         }
+        for (const l of this.registry.leaderships?.() ?? []) {
+          r.observe(leader, l.leader ? 1 : 0, { session: l.session });
+          r.observe(epoch, l.epoch, { session: l.session });
+        }
       },
       [...gauges, ...stateCounters.map(([c]) => c)],
     );
@@ -167,6 +208,7 @@ export class SessionMeters {
 
   /** Stops listening to every session. */
   close(): void {
+    this.unsubscribeLeadership?.();
     for (const w of this.watched.values()) for (const u of w.unsubscribe) u();
     this.watched.clear();
   }
