@@ -43,6 +43,50 @@ describe("venue-sim command", () => {
     assert.equal(err.text(), "", "no warnings");
   });
 
+  it("takes fault commands on stdin with --control and answers each with a JSON line", async () => {
+    const { PassThrough } = await import("node:stream");
+    const file = join(dir, "control.yaml");
+    writeFileSync(
+      file,
+      [
+        "listen: { port: 0 }",
+        "sessions:",
+        "  - { BeginString: FIX.4.4, SenderCompID: VENUE, TargetCompID: CLIENT }",
+      ].join("\n"),
+    );
+    const out = sink();
+    const stdin = new PassThrough();
+    const stop = new AbortController();
+    const done = runVenueSimCli(["--config", file, "--control"], {
+      stdout: out,
+      stderr: sink(),
+      signal: stop.signal,
+      stdin,
+    });
+    await waitFor(() => out.text().includes("listening"), 3000, "the listening line");
+    stdin.write("jump-seq 5\ncancel NOPE\nbogus\n");
+    await waitFor(
+      () =>
+        out
+          .text()
+          .split("\n")
+          .filter((l) => l.startsWith('{"ok"')).length === 3,
+      3000,
+      "three answers",
+    );
+    const answers = out
+      .text()
+      .split("\n")
+      .filter((l) => l.startsWith('{"ok"'))
+      .map((l) => JSON.parse(l) as { ok: boolean; result?: Record<string, unknown>; error?: string });
+    assert.deepEqual(answers[0], { ok: true, command: "jump-seq 5", result: { nextSenderSeq: 6 } });
+    assert.deepEqual(answers[1].result, { canceled: false });
+    assert.equal(answers[2].ok, false);
+    assert.match(answers[2].error ?? "", /unknown command "bogus"/);
+    stop.abort();
+    assert.equal(await done, 0);
+  });
+
   it("exits 2 naming the field when the configuration is wrong", async () => {
     const file = join(dir, "bad.yaml");
     writeFileSync(

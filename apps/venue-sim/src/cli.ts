@@ -1,6 +1,8 @@
+import { createInterface } from "node:readline";
 import type { RunnerLogger } from "@fixmesh/engine";
 import { ConfigError } from "@fixmesh/session";
 import { loadVenueSimConfig } from "./config.js";
+import { runControlCommand } from "./control.js";
 import { startVenueSim } from "./sim.js";
 
 export interface VenueSimCliIo {
@@ -8,6 +10,8 @@ export interface VenueSimCliIo {
   stderr?: { write(s: string): unknown };
   /** Stops the simulator (besides SIGTERM and SIGINT); for callers that run it in-process. */
   signal?: AbortSignal;
+  /** Where `--control` commands come from (default process.stdin). */
+  stdin?: NodeJS.ReadableStream;
 }
 
 const USAGE = `usage: fixmesh venue-sim --config FILE [--port N] [--verbose]
@@ -18,6 +22,7 @@ Prints {"listening":PORT} on one line once it listens, and runs until SIGTERM or
   --config FILE   the YAML configuration (see apps/venue-sim/README.md)
   --port N        listen on N instead of the file's listen.port (0 picks a free port)
   --verbose       log session events (JSON lines on stderr); warnings and errors are always logged
+  --control       read fault commands from stdin, one per line (send "help" for the list)
 `;
 
 /**
@@ -31,6 +36,7 @@ export async function runVenueSimCli(args: readonly string[], io: VenueSimCliIo 
   let configPath: string | undefined;
   let port: number | undefined;
   let verbose = false;
+  let control = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const [flag, inline] =
@@ -47,6 +53,7 @@ export async function runVenueSimCli(args: readonly string[], io: VenueSimCliIo 
         return 2;
       }
     } else if (flag === "--verbose") verbose = true;
+    else if (flag === "--control") control = true;
     else if (flag === "--help" || flag === "-h") {
       out.write(USAGE);
       return 0;
@@ -79,6 +86,24 @@ export async function runVenueSimCli(args: readonly string[], io: VenueSimCliIo 
     return 1;
   }
   out.write(`${JSON.stringify({ listening: sim.port })}\n`);
+  let rl: ReturnType<typeof createInterface> | null = null;
+  if (control) {
+    rl = createInterface({ input: io.stdin ?? process.stdin });
+    let queue = Promise.resolve();
+    rl.on("line", (line) => {
+      if (line.trim() === "") return;
+      queue = queue.then(async () => {
+        try {
+          const result = await runControlCommand(sim, line);
+          out.write(`${JSON.stringify({ ok: true, command: line.trim(), result })}\n`);
+        } catch (e) {
+          out.write(
+            `${JSON.stringify({ ok: false, command: line.trim(), error: e instanceof Error ? e.message : String(e) })}\n`,
+          );
+        }
+      });
+    });
+  }
   await new Promise<void>((resolve) => {
     const done = () => {
       process.off("SIGTERM", done);
@@ -91,6 +116,7 @@ export async function runVenueSimCli(args: readonly string[], io: VenueSimCliIo 
     if (io.signal?.aborted) done();
     else io.signal?.addEventListener("abort", done);
   });
+  rl?.close();
   await sim.stop();
   return 0;
 }

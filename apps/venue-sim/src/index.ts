@@ -19,6 +19,7 @@ export {
   type VenueSimConfig,
   type VenueSimConfigInput,
 } from "./config.js";
+export { CONTROL_HELP, runControlCommand } from "./control.js";
 // What it reports
 export {
   type CancelRejectEvent,
