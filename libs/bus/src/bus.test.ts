@@ -100,6 +100,30 @@ class ArrayOutbox implements OutboxSource {
   }
 }
 
+describe("outbox publisher, fenced store", () => {
+  it("stops by itself when the store refuses its ack with a stale epoch", async () => {
+    const bus = new InProcessBus();
+    const got: string[] = [];
+    await bus.subscribe("t.>", (d) => got.push(d.id));
+    const outbox = new ArrayOutbox();
+    outbox.add(ev("t", 1));
+    outbox.ackOutbox = async () => {
+      const e = new Error("epoch 1 is stale (current 2)");
+      e.name = "StaleEpochError";
+      throw e;
+    };
+    const publisher = new OutboxPublisher(outbox, bus, { retryMinMs: 5, idleMs: 5 });
+    publisher.start();
+    const deadline = Date.now() + 2000;
+    while (publisher.stats.stoppedBy === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.match(publisher.stats.stoppedBy ?? "", /stale/);
+    assert.equal(publisher.stats.failures, 1, "no retry loop after the fence");
+    assert.deepEqual(got, ["t:1"]);
+    await publisher.stop();
+  });
+});
+
 async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));

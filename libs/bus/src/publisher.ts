@@ -16,8 +16,10 @@ export interface PublisherStats {
   published: number;
   duplicates: number;
   failures: number;
-  /** Events read but not yet acknowledged by the bus (the backlog in flight). */
+  /** The last failure, or null once publishing works again. */
   lastError: string | null;
+  /** Why the publisher stopped by itself (a newer epoch fenced the store), or undefined. */
+  stoppedBy?: string;
 }
 
 /**
@@ -87,6 +89,13 @@ export class OutboxPublisher {
       } catch (err) {
         this.stats.failures++;
         this.stats.lastError = err instanceof Error ? err.message : String(err);
+        // A newer leader owns the store: its outbox is no longer ours to publish (and publishing it again and
+        // again, never able to ack, would put copies on the bus once the duplicate window has passed).
+        if (err instanceof Error && err.name === "StaleEpochError") {
+          this.running = false;
+          this.stats.stoppedBy = err.message;
+          break;
+        }
         await this.sleep(delay);
         delay = Math.min(delay * 2, this.opts.retryMaxMs ?? 5000);
         continue;
