@@ -7,14 +7,14 @@
  * elector wins, then a fenced leadership term with its own runner (see election/elected-session.ts). Without
  * election (`none`) every session leads at once, unfenced, and starts as it always did.
  */
-import type { ConnectionOptions, TlsOptions } from "node:tls";
+import type { TlsOptions } from "node:tls";
 import { type EventBus, InProcessBus, OutboxPublisher, ResilientJetStreamBus, sessionToken } from "@fixmesh/bus";
 import { Acceptor, type SessionApplication, SessionRunner, tcpConnector } from "@fixmesh/engine";
 import { Tag, validate } from "@fixmesh/fix";
 import { ConfigError, type MessageStore, type SessionSettings } from "@fixmesh/session";
 import { ServerCredentials } from "@grpc/grpc-js";
 import { acceptanceApp } from "./apps/acceptance.js";
-import type { ClientTlsConfig, ConnectorConfig, ServerTlsConfig, SessionConfig } from "./config/schema.js";
+import { type ConnectorConfig, clientTlsOptions, type ServerTlsConfig, type SessionConfig } from "./config/schema.js";
 import { ElectedSession, type Leadership, type LeadershipTransition } from "./election/elected-session.js";
 import { Electors } from "./election/electors.js";
 import { type GrpcServerHandle, startGrpcServer } from "./grpc/server.js";
@@ -245,7 +245,7 @@ class RunningConnector implements Connector {
       ...(s.initiator && {
         connect: tcpConnector(s.initiator.hosts, {
           timeoutMs: s.initiator.connectTimeoutMs,
-          ...(s.initiator.tls && { tls: clientTls(s.initiator.tls) }),
+          ...(s.initiator.tls && { tls: clientTlsOptions(s.initiator.tls) }),
         }),
       }),
     });
@@ -416,16 +416,6 @@ function grpcServerCredentials(t: ServerTlsConfig): ServerCredentials {
     [{ cert_chain: Buffer.from(t.cert), private_key: Buffer.from(t.key.reveal()) }],
     t.requireClientCert,
   );
-}
-
-function clientTls(t: ClientTlsConfig): ConnectionOptions {
-  return {
-    ...(t.ca !== undefined && { ca: t.ca }),
-    ...(t.cert !== undefined && { cert: t.cert }),
-    ...(t.key && { key: t.key.reveal() }),
-    ...(t.passphrase && { passphrase: t.passphrase.reveal() }),
-    ...(t.servername !== undefined && { servername: t.servername }),
-  };
 }
 
 /** FIX bytes as a log shows them: SOH as `|`. */

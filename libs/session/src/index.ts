@@ -26,6 +26,7 @@ export {
 } from "./session/types.js";
 // For other store implementations (the Redis store): the input checks every store applies, so all reject alike.
 export { checkBatch, checkEvents, checkPosition, checkSeq, MAX_SEQ } from "./store/batch.js";
+export { checkNow, cycleTime, newCycleId } from "./store/cycle.js";
 export { FileStore, type FileStoreOptions, FsyncPolicy, sessionDirName } from "./store/file.js";
 export { MemoryBacking, MemoryStore, type MemoryStoreOptions } from "./store/memory.js";
 export type {

@@ -1,10 +1,12 @@
 import {
   type CommitBatch,
   checkBatch,
+  checkNow,
   checkPosition,
   checkSeq,
   MAX_SEQ,
   type MessageStore,
+  newCycleId,
   type OutboxEntry,
   StaleEpochError,
   StoreConflictError,
@@ -14,7 +16,6 @@ import {
 } from "@fixmesh/session";
 import type { Cluster, Redis, RedisOptions } from "ioredis";
 import { createRedisClient, REDIS_CLIENT_DEFAULTS, whenReady } from "./client.js";
-import { checkNow, newCycleId } from "./cycle.js";
 import { StoreUnavailableError } from "./errors.js";
 import { type SessionKeys, sessionKeys } from "./keys.js";
 import { encodeEventBody, readEventMember } from "./outbox.js";

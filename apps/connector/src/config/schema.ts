@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
+import type { ConnectionOptions } from "node:tls";
 import { defaultIdentity, JITTER_FACTOR, SERVICE_ACCOUNT_DIR } from "@fixmesh/election";
 import type { HostPort } from "@fixmesh/engine";
 import {
@@ -56,6 +57,17 @@ export interface ServerTlsConfig {
 }
 
 /** TLS for an outgoing connection (FIX initiator, Redis, NATS). The peer's certificate and host name are always verified. */
+/** The node:tls options of a client TLS configuration (FIX initiator, Redis, NATS, Lease API). */
+export function clientTlsOptions(t: ClientTlsConfig): ConnectionOptions {
+  return {
+    ...(t.ca !== undefined && { ca: t.ca }),
+    ...(t.cert !== undefined && { cert: t.cert }),
+    ...(t.key && { key: t.key.reveal() }),
+    ...(t.passphrase && { passphrase: t.passphrase.reveal() }),
+    ...(t.servername !== undefined && { servername: t.servername }),
+  };
+}
+
 export interface ClientTlsConfig {
   ca?: string;
   cert?: string;

@@ -3,11 +3,10 @@
  * a Redis key under the session's hash tag), so the sessions of one connector fail over independently; the
  * sessions' Redis locks share one connection and one subscriber connection (for release notices).
  */
-import type { ConnectionOptions } from "node:tls";
 import { createElector, type Elector, LeaseApi } from "@fixmesh/election";
 import type { RunnerLogger } from "@fixmesh/engine";
 import { createRedisClient, sessionKeys } from "@fixmesh/store";
-import type { ClientTlsConfig, ElectionConfig, SessionConfig } from "../config/schema.js";
+import { clientTlsOptions, type ElectionConfig, type SessionConfig } from "../config/schema.js";
 
 type Redis = ReturnType<typeof createRedisClient>;
 
@@ -105,7 +104,7 @@ export class Electors {
     return {
       ...(r.username !== undefined && { username: r.username }),
       ...(r.password && { password: r.password.reveal() }),
-      ...(r.tls && { tls: clientTls(r.tls) }),
+      ...(r.tls && { tls: clientTlsOptions(r.tls) }),
     };
   }
 
@@ -158,14 +157,4 @@ export class Electors {
     });
     return this.api;
   }
-}
-
-function clientTls(t: ClientTlsConfig): ConnectionOptions {
-  return {
-    ...(t.ca !== undefined && { ca: t.ca }),
-    ...(t.cert !== undefined && { cert: t.cert }),
-    ...(t.key && { key: t.key.reveal() }),
-    ...(t.passphrase && { passphrase: t.passphrase.reveal() }),
-    ...(t.servername !== undefined && { servername: t.servername }),
-  };
 }

@@ -4,7 +4,6 @@
  * committed batch (the outbound log lines).
  */
 import { join } from "node:path";
-import type { ConnectionOptions } from "node:tls";
 import type { RunnerLogger } from "@fixmesh/engine";
 import {
   type CommitBatch,
@@ -16,7 +15,7 @@ import {
   type StoreState,
 } from "@fixmesh/session";
 import { createRedisClient, RedisStore } from "@fixmesh/store";
-import type { ClientTlsConfig, ConnectorConfig, SessionConfig } from "../config/schema.js";
+import { type ConnectorConfig, clientTlsOptions, type SessionConfig } from "../config/schema.js";
 
 type Redis = ReturnType<typeof createRedisClient>;
 
@@ -94,7 +93,7 @@ export class Stores {
     const client = createRedisClient(cfg.url, {
       ...(cfg.username !== undefined && { username: cfg.username }),
       ...(cfg.password && { password: cfg.password.reveal() }),
-      ...(cfg.tls && { tls: clientTlsValues(cfg.tls) }),
+      ...(cfg.tls && { tls: clientTlsOptions(cfg.tls) }),
     });
     // ioredis reconnects on its own and reports each failed attempt: log the first of a run, and the recovery.
     let down = false;
@@ -111,16 +110,6 @@ export class Stores {
     this.redis = client;
     return client;
   }
-}
-
-function clientTlsValues(t: ClientTlsConfig): ConnectionOptions {
-  return {
-    ...(t.ca !== undefined && { ca: t.ca }),
-    ...(t.cert !== undefined && { cert: t.cert }),
-    ...(t.key && { key: t.key.reveal() }),
-    ...(t.passphrase && { passphrase: t.passphrase.reveal() }),
-    ...(t.servername !== undefined && { servername: t.servername }),
-  };
 }
 
 export interface SessionStoreOptions {

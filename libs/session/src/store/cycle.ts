@@ -2,6 +2,13 @@ import { randomBytes } from "node:crypto";
 
 const CYCLE_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-[0-9a-f]+$/;
 
+/** Throws a RangeError unless `now` is epoch milliseconds a cycle id can carry. */
+export function checkNow(now: number): void {
+  if (!Number.isFinite(now) || now < 0 || now >= 253402300800000) {
+    throw new RangeError(`now must be epoch milliseconds between 1970 and 9999, got ${now}`);
+  }
+}
+
 /**
  * A new cycle id: `20261127T045729123Z-1a2b3c4d` (UTC time to the millisecond, then 32 random bits).
  *
@@ -10,9 +17,7 @@ const CYCLE_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-[0-9a-f]+
  * newer one.
  */
 export function newCycleId(now: number, previous?: string): string {
-  if (!Number.isFinite(now) || now < 0 || now >= 253402300800000) {
-    throw new RangeError(`now must be epoch milliseconds between 1970 and 9999, got ${now}`);
-  }
+  checkNow(now);
   let t = Math.floor(now);
   const prev = previous === undefined ? Number.NaN : cycleTime(previous);
   if (t <= prev) t = prev + 1;
