@@ -16,6 +16,8 @@ export {
 // Generated messages, enums and service descriptors (src/gen, never edited by hand).
 export * from "./gen/fixmesh/v1/errors_pb.js";
 export * from "./gen/fixmesh/v1/fix_pb.js";
+export * from "./gen/fixmesh/v1/orders_pb.js";
+export * from "./gen/fixmesh/v1/risk_pb.js";
 export * from "./gen/fixmesh/v1/session_pb.js";
 export * from "./gen/google/rpc/error_details_pb.js";
 export * from "./gen/google/rpc/status_pb.js";

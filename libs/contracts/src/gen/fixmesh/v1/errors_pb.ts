@@ -9,7 +9,7 @@ import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
  * Describes the file fixmesh/v1/errors.proto.
  */
 export const file_fixmesh_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("ChdmaXhtZXNoL3YxL2Vycm9ycy5wcm90bxIKZml4bWVzaC52MSqvBAoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASHgoaRVJST1JfUkVBU09OX0lOVkFMSURfRklFTEQQARIiCh5FUlJPUl9SRUFTT05fU0VTU0lPTl9OT1RfRk9VTkQQAhImCiJFUlJPUl9SRUFTT05fU0VTU0lPTl9OT1RfTE9HR0VEX09OEAMSHQoZRVJST1JfUkVBU09OX1NFU1NJT05fU0FGRRAEEh0KGUVSUk9SX1JFQVNPTl9TRU5EX1JFRlVTRUQQBRImCiJFUlJPUl9SRUFTT05fSU5TSURFX1RSQURJTkdfV0lORE9XEAYSHwobRVJST1JfUkVBU09OX1BFUlNJU1RfRkFJTEVEEAcSHwobRVJST1JfUkVBU09OX1NFU1NJT05fRkVOQ0VEEAgSJwojRVJST1JfUkVBU09OX0lERU1QT1RFTkNZX0tFWV9SRVVTRUQQCRIkCiBFUlJPUl9SRUFTT05fSElTVE9SWV9VTkFWQUlMQUJMRRAKEh4KGkVSUk9SX1JFQVNPTl9TTE9XX0NPTlNVTUVSEAsSJwojRVJST1JfUkVBU09OX0NBTExfRU5ERURfQkVGT1JFX1NFTkQQDBIZChVFUlJPUl9SRUFTT05fSU5URVJOQUwQDRIeChpFUlJPUl9SRUFTT05fU0hVVFRJTkdfRE9XThAOEhsKF0VSUk9SX1JFQVNPTl9OT1RfTEVBREVSEA9iBnByb3RvMw");
+  fileDesc("ChdmaXhtZXNoL3YxL2Vycm9ycy5wcm90bxIKZml4bWVzaC52MSq/BwoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASHgoaRVJST1JfUkVBU09OX0lOVkFMSURfRklFTEQQARIiCh5FUlJPUl9SRUFTT05fU0VTU0lPTl9OT1RfRk9VTkQQAhImCiJFUlJPUl9SRUFTT05fU0VTU0lPTl9OT1RfTE9HR0VEX09OEAMSHQoZRVJST1JfUkVBU09OX1NFU1NJT05fU0FGRRAEEh0KGUVSUk9SX1JFQVNPTl9TRU5EX1JFRlVTRUQQBRImCiJFUlJPUl9SRUFTT05fSU5TSURFX1RSQURJTkdfV0lORE9XEAYSHwobRVJST1JfUkVBU09OX1BFUlNJU1RfRkFJTEVEEAcSHwobRVJST1JfUkVBU09OX1NFU1NJT05fRkVOQ0VEEAgSJwojRVJST1JfUkVBU09OX0lERU1QT1RFTkNZX0tFWV9SRVVTRUQQCRIkCiBFUlJPUl9SRUFTT05fSElTVE9SWV9VTkFWQUlMQUJMRRAKEh4KGkVSUk9SX1JFQVNPTl9TTE9XX0NPTlNVTUVSEAsSJwojRVJST1JfUkVBU09OX0NBTExfRU5ERURfQkVGT1JFX1NFTkQQDBIZChVFUlJPUl9SRUFTT05fSU5URVJOQUwQDRIeChpFUlJPUl9SRUFTT05fU0hVVFRJTkdfRE9XThAOEhsKF0VSUk9SX1JFQVNPTl9OT1RfTEVBREVSEA8SIQodRVJST1JfUkVBU09OX1NFU1NJT05fTk9UX0xJVkUQEBIkCiBFUlJPUl9SRUFTT05fS0lMTF9TV0lUQ0hfRU5HQUdFRBAREh4KGkVSUk9SX1JFQVNPTl9SSVNLX1JFSkVDVEVEEBISHwobRVJST1JfUkVBU09OX09SREVSX05PVF9PUEVOEBMSIAocRVJST1JfUkVBU09OX1BFTkRJTkdfUkVRVUVTVBAUEhoKFkVSUk9SX1JFQVNPTl9USFJPVFRMRUQQFRIhCh1FUlJPUl9SRUFTT05fUklTS19VTkFWQUlMQUJMRRAWEiAKHEVSUk9SX1JFQVNPTl9PUkRFUl9OT1RfRk9VTkQQFxIfChtFUlJPUl9SRUFTT05fTk9UX0FVVEhPUklaRUQQGBIgChxFUlJPUl9SRUFTT05fVU5BVVRIRU5USUNBVEVEEBkSIgoeRVJST1JfUkVBU09OX0RFQURMSU5FX1JFUVVJUkVEEBoSGgoWRVJST1JfUkVBU09OX0JBRF9JTlBVVBAbYgZwcm90bzM");
 
 /**
  * Machine-readable causes, shared by all fixmesh services.
@@ -129,6 +129,90 @@ export enum ErrorReason {
    * @generated from enum value: ERROR_REASON_NOT_LEADER = 15;
    */
   NOT_LEADER = 15,
+
+  /**
+   * FAILED_PRECONDITION: the order's session is not LIVE (or DEGRADED where limits allow); nothing was sent.
+   *
+   * @generated from enum value: ERROR_REASON_SESSION_NOT_LIVE = 16;
+   */
+  SESSION_NOT_LIVE = 16,
+
+  /**
+   * FAILED_PRECONDITION: a kill switch covers this order (metadata "scope", "target", "reason").
+   *
+   * @generated from enum value: ERROR_REASON_KILL_SWITCH_ENGAGED = 17;
+   */
+  KILL_SWITCH_ENGAGED = 17,
+
+  /**
+   * FAILED_PRECONDITION: a pre-trade risk rule refused the order (metadata "rule", "limit", "value").
+   *
+   * @generated from enum value: ERROR_REASON_RISK_REJECTED = 18;
+   */
+  RISK_REJECTED = 18,
+
+  /**
+   * FAILED_PRECONDITION: the order is final (filled, cancelled, rejected …); nothing to cancel or replace.
+   *
+   * @generated from enum value: ERROR_REASON_ORDER_NOT_OPEN = 19;
+   */
+  ORDER_NOT_OPEN = 19,
+
+  /**
+   * FAILED_PRECONDITION: a cancel or replace of this order is still waiting for the venue's answer.
+   *
+   * @generated from enum value: ERROR_REASON_PENDING_REQUEST = 20;
+   */
+  PENDING_REQUEST = 20,
+
+  /**
+   * RESOURCE_EXHAUSTED: a rate limit (order throttle, per-principal request rate, concurrent streams).
+   *
+   * @generated from enum value: ERROR_REASON_THROTTLED = 21;
+   */
+  THROTTLED = 21,
+
+  /**
+   * UNAVAILABLE: risk did not answer within its deadline; the order was refused and nothing was sent.
+   *
+   * @generated from enum value: ERROR_REASON_RISK_UNAVAILABLE = 22;
+   */
+  RISK_UNAVAILABLE = 22,
+
+  /**
+   * NOT_FOUND: no such order.
+   *
+   * @generated from enum value: ERROR_REASON_ORDER_NOT_FOUND = 23;
+   */
+  ORDER_NOT_FOUND = 23,
+
+  /**
+   * PERMISSION_DENIED: the caller's principal lacks the grant named in metadata "grant".
+   *
+   * @generated from enum value: ERROR_REASON_NOT_AUTHORIZED = 24;
+   */
+  NOT_AUTHORIZED = 24,
+
+  /**
+   * UNAUTHENTICATED: no verifiable identity (no client certificate, a bad or expired token).
+   *
+   * @generated from enum value: ERROR_REASON_UNAUTHENTICATED = 25;
+   */
+  UNAUTHENTICATED = 25,
+
+  /**
+   * INVALID_ARGUMENT: an admin call without a deadline.
+   *
+   * @generated from enum value: ERROR_REASON_DEADLINE_REQUIRED = 26;
+   */
+  DEADLINE_REQUIRED = 26,
+
+  /**
+   * FAILED_PRECONDITION: the stored data cannot answer (e.g. a reconciliation input that does not parse).
+   *
+   * @generated from enum value: ERROR_REASON_BAD_INPUT = 27;
+   */
+  BAD_INPUT = 27,
 }
 
 /**
