@@ -13,5 +13,22 @@ export {
 } from "./events.js";
 export { InProcessBus } from "./in-process.js";
 export { JetStreamBus, type JetStreamBusOptions } from "./jetstream.js";
+export {
+  AUDIT_STREAM,
+  AUDIT_SUBJECTS,
+  type AuditEvent,
+  auditSubject,
+  type ExecutionSnapshot,
+  ORDERS_STREAM,
+  ORDERS_SUBJECTS,
+  type OrderEvent,
+  type OrderSide,
+  type OrderSnapshot,
+  type OrderStatusName,
+  type OrderTypeName,
+  orderEventId,
+  orderSubject,
+  type TimeInForceName,
+} from "./order-events.js";
 export { type OutboxEntry, OutboxPublisher, type OutboxSource, type PublisherStats } from "./publisher.js";
 export { ResilientJetStreamBus } from "./resilient.js";
