@@ -5,7 +5,8 @@ import type { OutboxEvent, SessionNotice } from "@fixmesh/session";
  * The events a session publishes (ARCHITECTURE.md, "Events"): one per FIX message in and out, on
  * `fix.<session>.in.<MsgType>` / `fix.<session>.out.<MsgType>` with id `<session>:<cycle>:<in|out>:<seq>`, and
  * one per state change on `fix.<session>.state`. The payload is JSON: routing fields parsed once here, and the
- * raw bytes (base64) with Password(554) and NewPassword(925) masked.
+ * raw bytes (base64) with Password(554) and NewPassword(925) masked. A message that belongs to a traced order
+ * carries the order's W3C `traceparent` header.
  */
 export interface FixMessageEvent {
   session: string;
@@ -79,6 +80,7 @@ export function messageEvent(
   at: number,
   prefix = "fix",
   extraSecretTags: readonly number[] = [],
+  traceparent?: string,
 ): OutboxEvent {
   const m = "raw" in msg ? msg : parser.parse(msg.bytes);
   const raw = "raw" in msg ? msg.raw : msg.bytes;
@@ -106,11 +108,13 @@ export function messageEvent(
     body.orderId = pick(Tag.OrderID);
     body.execId = pick(Tag.ExecID);
   }
-  return {
-    id: `${session}:${cycle}:${dir}:${seq}`,
-    subject: `${prefix}.${subjectToken(session)}.${dir}.${msgType}`,
-    payload: Buffer.from(JSON.stringify(body)),
-  };
+  const id = `${session}:${cycle}:${dir}:${seq}`;
+  const subject = `${prefix}.${subjectToken(session)}.${dir}.${msgType}`;
+  const payload = Buffer.from(JSON.stringify(body));
+  // The W3C trace context of the order this message belongs to rides in the event's (NATS) headers, so a
+  // consumer continues the order's trace; an untraced message's event has no headers at all.
+  if (traceparent !== undefined) return { id, subject, payload, headers: { traceparent } };
+  return { id, subject, payload };
 }
 
 let stateCounter = 0;
