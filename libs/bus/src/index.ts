@@ -1,7 +1,16 @@
 /**
  * @fixmesh/bus — events: the in-process bus (embedded default), NATS JetStream, and the outbox publisher.
  */
+
+// nats.js's nkey and creds authenticators, for @fixmesh/security's `natsConnectOptions`.
+export { credsAuthenticator, nkeyAuthenticator } from "@nats-io/transport-node";
 export type { Delivered, EventBus, Subscription } from "./bus.js";
+export {
+  type DurableBus,
+  DurableConfigError,
+  type DurableConsumer,
+  type DurableConsumerOptions,
+} from "./durable.js";
 export {
   type BusEvent,
   type Direction,

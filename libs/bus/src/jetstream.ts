@@ -7,8 +7,14 @@ import {
   jetstreamManager,
   type PubAck,
 } from "@nats-io/jetstream";
-import { connect, type NatsConnection, headers as natsHeaders } from "@nats-io/transport-node";
+import {
+  connect,
+  type NatsConnection,
+  type NodeConnectionOptions,
+  headers as natsHeaders,
+} from "@nats-io/transport-node";
 import type { Delivered, EventBus, Subscription } from "./bus.js";
+import { type DurableConsumer, type DurableConsumerOptions, JetStreamDurableConsumer } from "./durable.js";
 import type { BusEvent } from "./events.js";
 
 export interface JetStreamBusOptions {
@@ -27,6 +33,11 @@ export interface JetStreamBusOptions {
   name?: string;
   user?: string;
   pass?: string;
+  /**
+   * More nats.js connection options: a token, an nkey or creds `authenticator`, `tls` (what @fixmesh/security's
+   * `natsConnectOptions` builds).
+   */
+  connectOptions?: Partial<NodeConnectionOptions>;
 }
 
 /**
@@ -53,6 +64,7 @@ export class JetStreamBus implements EventBus {
       reconnectTimeWait: 250,
       ...(opts.user !== undefined && { user: opts.user }),
       ...(opts.pass !== undefined && { pass: opts.pass }),
+      ...opts.connectOptions,
     });
     try {
       const jsm = await jetstreamManager(nc);
@@ -125,6 +137,28 @@ export class JetStreamBus implements EventBus {
     };
   }
 
+  /**
+   * A durable pull consumer on this bus's stream (explicit acks; created if missing, shared by every process
+   * that opens the same name). See `DurableConsumer` for the delivery rules.
+   */
+  async durable(opts: DurableConsumerOptions): Promise<DurableConsumer> {
+    return JetStreamDurableConsumer.create(this.js, this.jsm, this.stream, opts, {
+      flush: () => this.nc.flush(),
+      isClosed: () => this.nc.isClosed(),
+    });
+  }
+
+  /** Deletes a durable consumer of this stream (tests, and `fixmesh` admin tools). */
+  async deleteDurable(name: string): Promise<void> {
+    await this.jsm.consumers.delete(this.stream, name);
+  }
+
+  /** A durable's counts: events not yet delivered, and delivered but not acknowledged. */
+  async durableInfo(name: string): Promise<{ pending: number; ackPending: number; redelivered: number }> {
+    const info = await this.jsm.consumers.info(this.stream, name);
+    return { pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered };
+  }
+
   /** The stream's last sequence (for tests and lag metrics). */
   async lastSeq(): Promise<number> {
     return (await this.jsm.streams.info(this.stream)).state.last_seq;
@@ -132,6 +166,11 @@ export class JetStreamBus implements EventBus {
 
   async deleteStream(): Promise<void> {
     await this.jsm.streams.delete(this.stream);
+  }
+
+  /** Closes the connection at once, without draining (what a crash looks like to the server). */
+  async closeNow(): Promise<void> {
+    await this.nc.close();
   }
 
   async close(): Promise<void> {

@@ -13,8 +13,15 @@ export class ResilientJetStreamBus implements EventBus {
   private connecting: Promise<JetStreamBus> | null = null;
   private closed = false;
 
+  /**
+   * The outcome of the first connection attempt: a service awaits it to fail at start on what retrying cannot fix
+   * (a wrong password, an untrusted certificate) while still starting when NATS is merely down.
+   */
+  readonly firstAttempt: Promise<void>;
+
   constructor(private readonly opts: JetStreamBusOptions) {
-    void this.connect().catch(() => undefined);
+    this.firstAttempt = this.connect().then(() => undefined);
+    this.firstAttempt.catch(() => undefined);
   }
 
   get connected(): boolean {

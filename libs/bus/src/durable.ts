@@ -1,0 +1,417 @@
+import type { Consumer, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
+import type { Delivered, EventBus } from "./bus.js";
+
+export interface DurableConsumerOptions {
+  /** Durable name: survives restarts; two processes with the same name share the work (JetStream). */
+  name: string;
+  /** Subject filter, e.g. "fix.*.in.8" or "orders.>". */
+  filter: string;
+  /** Max events per batch (default 500). */
+  batch?: number;
+  /** How long the bus waits before redelivering an unacknowledged event (default 30 s). */
+  ackWaitMs?: number;
+  /** Where a new durable starts: "all" (default) or "new". */
+  deliver?: "all" | "new";
+}
+
+export interface DurableConsumer {
+  /**
+   * Pull batches and hand them to `handler` one at a time (never two at once); when the handler resolves every
+   * event of the batch is acknowledged; when it throws nothing is acknowledged and the batch is redelivered after
+   * a back-off. The pull is paced by the handler: a slow handler means no more is fetched (bounded memory).
+   */
+  start(handler: (batch: readonly Delivered[]) => Promise<void>): void;
+  /** Events in the stream not yet acknowledged by this durable (for lag metrics and scaling). */
+  lag(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** A bus that offers durable consumers (JetStreamBus, InProcessBus). */
+export interface DurableBus extends EventBus {
+  durable(opts: DurableConsumerOptions): Promise<DurableConsumer>;
+}
+
+/** The durable name or filter is not usable (or a durable of that name exists with another filter). */
+export class DurableConfigError extends Error {
+  override readonly name = "DurableConfigError";
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(`durable consumer ${field}: ${reason}`);
+  }
+}
+
+const DEFAULT_BATCH = 500;
+const DEFAULT_ACK_WAIT_MS = 30_000;
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5_000;
+
+export function validateDurableOptions(opts: DurableConsumerOptions): Required<DurableConsumerOptions> {
+  // NATS consumer names cannot hold subject separators or wildcards.
+  if (!/^[A-Za-z0-9_-]+$/.test(opts.name)) {
+    throw new DurableConfigError("name", `"${opts.name}" must be letters, digits, '_' or '-'`);
+  }
+  if (opts.filter === "" || /\s/.test(opts.filter) || opts.filter.split(".").some((t) => t === "")) {
+    throw new DurableConfigError("filter", `"${opts.filter}" is not a subject filter`);
+  }
+  const batch = opts.batch ?? DEFAULT_BATCH;
+  if (!Number.isInteger(batch) || batch < 1 || batch > 10_000) {
+    throw new DurableConfigError("batch", `${batch} must be an integer in 1..10000`);
+  }
+  const ackWaitMs = opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
+  if (!Number.isFinite(ackWaitMs) || ackWaitMs < 100) {
+    throw new DurableConfigError("ackWaitMs", `${ackWaitMs} must be at least 100`);
+  }
+  const deliver = opts.deliver ?? "all";
+  if (deliver !== "all" && deliver !== "new") {
+    throw new DurableConfigError("deliver", `"${String(deliver)}" must be "all" or "new"`);
+  }
+  return { name: opts.name, filter: opts.filter, batch, ackWaitMs, deliver };
+}
+
+/** Back-off between attempts of a failing batch: 100 ms doubling to 5 s. */
+function retryDelay(attempt: number): number {
+  return Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(attempt, 10));
+}
+
+/** Sleeps that `wake()` cuts short (so `stop()` does not wait out a back-off, and a publish wakes a reader). */
+class Sleeper {
+  private readonly waiters = new Set<() => void>();
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+    });
+  }
+  wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// JetStream
+
+function toDelivered(m: JsMsg): Delivered {
+  const headers: Record<string, string> = {};
+  if (m.headers) for (const [k, v] of m.headers) headers[k] = v.join(",");
+  return { id: m.headers?.get("Nats-Msg-Id") ?? "", subject: m.subject, payload: m.data, headers, seq: m.seq };
+}
+
+function isConsumerNotFound(err: unknown): boolean {
+  const e = err as { name?: string; api_error?: { err_code?: number }; message?: string };
+  return (
+    e?.name === "ConsumerNotFoundError" ||
+    e?.api_error?.err_code === 10014 ||
+    /consumer not found/i.test(String(e?.message ?? ""))
+  );
+}
+
+/** The connection a JetStream durable needs beyond the JetStream APIs. */
+export interface NatsLink {
+  flush(): Promise<void>;
+  isClosed(): boolean;
+}
+
+/**
+ * A durable pull consumer with explicit acks. NATS 2.9 allows one `filter_subject` per consumer.
+ *
+ * Pulling: a long poll for one message (so an idle consumer answers the first event at once), then a fetch of as
+ * many as the server reported pending, up to the batch size (a fetch for more than is available would wait for
+ * its expiry). One batch is fetched ahead while the handler runs; nothing more — memory stays bounded by two
+ * batches. A batch whose handler throws is retried in this process after a back-off, with `working()` keeping
+ * the server from redelivering it (or the batch fetched ahead) meanwhile, so events reach the handler in stream
+ * order; if the process dies the server redelivers after `ackWaitMs`.
+ */
+export class JetStreamDurableConsumer implements DurableConsumer {
+  private running = false;
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+  private readonly sleeper = new Sleeper();
+  private consumer: Consumer | null = null;
+
+  private constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly stream: string,
+    private readonly opts: Required<DurableConsumerOptions>,
+    private readonly conn: NatsLink,
+  ) {}
+
+  private flush(): Promise<void> {
+    return this.conn.flush();
+  }
+
+  static async create(
+    js: JetStreamClient,
+    jsm: JetStreamManager,
+    stream: string,
+    options: DurableConsumerOptions,
+    conn: NatsLink,
+  ): Promise<JetStreamDurableConsumer> {
+    const opts = validateDurableOptions(options);
+    const c = new JetStreamDurableConsumer(js, jsm, stream, opts, conn);
+    await c.ensure();
+    return c;
+  }
+
+  /** Creates the durable, or checks that the existing one has the same filter (ack wait is updated). */
+  private async ensure(): Promise<void> {
+    const ackWaitNs = this.opts.ackWaitMs * 1_000_000;
+    let existing = null;
+    try {
+      existing = await this.jsm.consumers.info(this.stream, this.opts.name);
+    } catch (err) {
+      if (!isConsumerNotFound(err)) throw err;
+    }
+    if (existing) {
+      const filter = existing.config.filter_subject ?? "";
+      if (filter !== this.opts.filter) {
+        throw new DurableConfigError(
+          "filter",
+          `durable "${this.opts.name}" on stream ${this.stream} already exists with filter "${filter}", not "${this.opts.filter}"`,
+        );
+      }
+      if (existing.config.ack_wait !== ackWaitNs) {
+        await this.jsm.consumers.update(this.stream, this.opts.name, { ack_wait: ackWaitNs });
+      }
+    } else {
+      await this.jsm.consumers.add(this.stream, {
+        durable_name: this.opts.name,
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: ackWaitNs,
+        filter_subject: this.opts.filter,
+        deliver_policy: this.opts.deliver === "new" ? DeliverPolicy.New : DeliverPolicy.All,
+        // The server hands out at most this many unacknowledged events: our two batches, plus slack for a
+        // second process sharing the durable.
+        max_ack_pending: Math.max(1000, this.opts.batch * 4),
+      });
+    }
+    this.consumer = await this.js.consumers.get(this.stream, this.opts.name);
+  }
+
+  start(handler: (batch: readonly Delivered[]) => Promise<void>): void {
+    if (this.running) throw new Error(`durable ${this.opts.name} already started`);
+    this.running = true;
+    this.loop = this.run(handler);
+  }
+
+  /** What the server reported pending after the last event fetched: a backlog of a full batch or more. */
+  private backlog = 0;
+
+  /**
+   * Fetches the next batch. With a backlog of a full batch, one fetch of `batch` (the server has them all);
+   * otherwise a long poll of up to `expiresMs` for the first event, then a fetch of what is already pending.
+   */
+  private async pull(expiresMs: number): Promise<JsMsg[]> {
+    const consumer = this.consumer;
+    if (!consumer) throw new Error("consumer not ready");
+    const out: JsMsg[] = [];
+    if (this.backlog >= this.opts.batch) {
+      const it = await consumer.fetch({ max_messages: this.opts.batch, expires: 1000 });
+      for await (const m of it) out.push(m);
+    } else {
+      const first = await consumer.next({ expires: expiresMs });
+      if (!first) {
+        this.backlog = 0;
+        return [];
+      }
+      out.push(first);
+      const more = Math.min(this.opts.batch - 1, first.info.pending);
+      if (more > 0 && !this.stopped) {
+        const it = await consumer.fetch({ max_messages: more, expires: 1000 });
+        for await (const m of it) out.push(m);
+      }
+    }
+    this.backlog = out.length > 0 ? out[out.length - 1].info.pending : 0;
+    return out;
+  }
+
+  private async pullWithRetry(): Promise<JsMsg[] | null> {
+    let attempt = 0;
+    while (!this.stopped) {
+      try {
+        return await this.pull(1000);
+      } catch (err) {
+        // The bus was closed under us: nothing more will come (the server redelivers after ackWait).
+        if (this.stopped || this.conn.isClosed()) return null;
+        // The server lost the consumer (restarted without state, or someone deleted it): recreate it.
+        if (isConsumerNotFound(err)) await this.ensure().catch(() => undefined);
+        await this.sleeper.sleep(retryDelay(attempt++));
+      }
+    }
+    return null;
+  }
+
+  private async run(handler: (batch: readonly Delivered[]) => Promise<void>): Promise<void> {
+    let next: Promise<JsMsg[] | null> = this.pullWithRetry();
+    let unacked: JsMsg[] = [];
+    while (!this.stopped) {
+      const msgs = await next;
+      if (msgs === null) break;
+      if (msgs.length === 0) {
+        next = this.pullWithRetry();
+        continue;
+      }
+      // Fetch one batch ahead while the handler works on this one.
+      const ahead = this.pullWithRetry();
+      next = ahead;
+      const batch = msgs.map(toDelivered);
+      let attempt = 0;
+      const heldAhead: JsMsg[] = [];
+      void ahead.then((a) => {
+        if (a) heldAhead.push(...a);
+      });
+      // A slow handler, or one retrying while the database is down, keeps this batch and the one fetched ahead
+      // from being redelivered to another member meanwhile.
+      const keepAlive = setInterval(
+        () => {
+          for (const m of msgs) m.working();
+          for (const m of heldAhead) m.working();
+        },
+        Math.max(50, Math.floor(this.opts.ackWaitMs / 3)),
+      );
+      keepAlive.unref();
+      for (;;) {
+        try {
+          await handler(batch);
+          // Acks go out with the connection's next write (flushed on stop); a lost ack means a redelivery,
+          // which the handler must tolerate anyway.
+          for (const m of msgs) m.ack();
+          break;
+        } catch {
+          if (!this.stopped) await this.sleeper.sleep(retryDelay(attempt++));
+          if (this.stopped) {
+            unacked = msgs;
+            break;
+          }
+        }
+      }
+      clearInterval(keepAlive);
+    }
+    // Whatever was fetched and not handled goes back to the stream now rather than after ackWait — only once
+    // the pull ahead has ended, or the server would hand the first event straight back to that pull, and the
+    // next consumer would see it after the rest.
+    const left = await next.catch(() => null);
+    for (const m of unacked) m.nak();
+    if (left) for (const m of left) m.nak();
+    await this.flush().catch(() => undefined);
+  }
+
+  async lag(): Promise<number> {
+    const info = await this.jsm.consumers.info(this.stream, this.opts.name);
+    return info.num_pending + info.num_ack_pending;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.sleeper.wake();
+    await this.loop;
+    this.loop = null;
+    this.running = false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// In process
+
+/** What an in-process bus exposes to its durables. */
+export interface DurableLog {
+  /** Events with seq ≥ `fromSeq` matching `filter`, at most `max`; also returns where the scan stopped. */
+  readFrom(fromSeq: number, filter: string, max: number): { events: Delivered[]; nextSeq: number };
+  lastSeq(): number;
+  countFrom(fromSeq: number, filter: string): number;
+  onPublish(listener: () => void): () => void;
+}
+
+/** The state of one durable name on an in-process bus; members started with the same name share it. */
+export interface InProcessDurableState {
+  filter: string;
+  nextSeq: number;
+  /** Batches handed out and not acknowledged yet, by first seq. */
+  inflight: Map<number, number>;
+  /** Batches given back by a member that stopped before they were acknowledged; handed out first. */
+  returned: Delivered[][];
+}
+
+/** The durable consumer of `InProcessBus`: same semantics as the JetStream one, in memory. */
+export class InProcessDurableConsumer implements DurableConsumer {
+  private running = false;
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+  private readonly sleeper = new Sleeper();
+
+  constructor(
+    private readonly log: DurableLog,
+    private readonly state: InProcessDurableState,
+    private readonly opts: Required<DurableConsumerOptions>,
+  ) {}
+
+  start(handler: (batch: readonly Delivered[]) => Promise<void>): void {
+    if (this.running) throw new Error(`durable ${this.opts.name} already started`);
+    this.running = true;
+    this.loop = this.run(handler);
+  }
+
+  private take(): Delivered[] {
+    const back = this.state.returned.shift();
+    if (back) return back;
+    const { events, nextSeq } = this.log.readFrom(this.state.nextSeq, this.state.filter, this.opts.batch);
+    this.state.nextSeq = nextSeq;
+    return events;
+  }
+
+  private async run(handler: (batch: readonly Delivered[]) => Promise<void>): Promise<void> {
+    const unlisten = this.log.onPublish(() => this.sleeper.wake());
+    try {
+      while (!this.stopped) {
+        const batch = this.take();
+        if (batch.length === 0) {
+          await this.sleeper.sleep(1000);
+          continue;
+        }
+        const key = batch[0].seq;
+        this.state.inflight.set(key, batch.length);
+        let attempt = 0;
+        let acked = false;
+        for (;;) {
+          try {
+            await handler(batch);
+            acked = true;
+            break;
+          } catch {
+            if (this.stopped) break;
+            await this.sleeper.sleep(retryDelay(attempt++));
+            if (this.stopped) break;
+          }
+        }
+        this.state.inflight.delete(key);
+        // Not acknowledged: the next member of this durable gets it first (as JetStream would redeliver it).
+        if (!acked) this.state.returned.unshift(batch);
+      }
+    } finally {
+      unlisten();
+    }
+  }
+
+  async lag(): Promise<number> {
+    let n = this.log.countFrom(this.state.nextSeq, this.state.filter);
+    for (const b of this.state.returned) n += b.length;
+    for (const count of this.state.inflight.values()) n += count;
+    return n;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.sleeper.wake();
+    await this.loop;
+    this.loop = null;
+    this.running = false;
+  }
+}
