@@ -1,0 +1,69 @@
+/**
+ * `fixmesh order-entry --config FILE [--port N]`: runs order-entry until SIGTERM/SIGINT. Prints
+ * `{"listening":PORT}` once serving (scripts and tests read it). A bad configuration exits 2 naming the field.
+ */
+import { parseArgs } from "node:util";
+import { initTelemetry, TelemetryConfigError } from "@fixmesh/telemetry";
+import { loadOrderEntryConfig, OrderEntryConfigError } from "./config/load.js";
+import { startOrderEntry } from "./start.js";
+
+export const ORDER_ENTRY_USAGE = `  order-entry --config FILE [--port N]   OrderEntryService (apps/order-entry/examples/order-entry.yaml)`;
+
+export async function runOrderEntryCli(
+  args: string[],
+  io: { out: (l: string) => void; err: (l: string) => void } = {
+    out: (l) => process.stdout.write(`${l}\n`),
+    err: (l) => process.stderr.write(`${l}\n`),
+  },
+): Promise<number> {
+  let values: { config?: string; port?: string };
+  try {
+    ({ values } = parseArgs({ args, options: { config: { type: "string" }, port: { type: "string" } } }));
+  } catch (err) {
+    io.err(`order-entry: ${(err as Error).message}\nusage:\n${ORDER_ENTRY_USAGE}`);
+    return 2;
+  }
+  if (!values.config) {
+    io.err(`order-entry: --config FILE is required\nusage:\n${ORDER_ENTRY_USAGE}`);
+    return 2;
+  }
+  let config: ReturnType<typeof loadOrderEntryConfig>;
+  try {
+    config = loadOrderEntryConfig(values.config, {
+      ...process.env,
+      ...(values.port !== undefined && { FIXMESH_GRPC_PORT: values.port }),
+    });
+  } catch (err) {
+    if (err instanceof OrderEntryConfigError) {
+      io.err(err.message);
+      return 2;
+    }
+    throw err;
+  }
+  // Tracing from the standard OTEL_* variables (off unless an exporter is configured).
+  let telemetry: ReturnType<typeof initTelemetry>;
+  try {
+    telemetry = initTelemetry({ serviceName: "fixmesh-order-entry" });
+  } catch (err) {
+    if (!(err instanceof TelemetryConfigError)) throw err;
+    io.err(`order-entry: ${err.message}`);
+    return 2;
+  }
+  let handle: Awaited<ReturnType<typeof startOrderEntry>>;
+  try {
+    handle = await startOrderEntry(config);
+  } catch (err) {
+    io.err(`order-entry: failed to start: ${(err as Error).message}`);
+    await telemetry.shutdown().catch(() => undefined);
+    return 1;
+  }
+  io.out(JSON.stringify({ listening: handle.port }));
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
+  await handle.close();
+  await telemetry.shutdown().catch(() => undefined);
+  return 0;
+}

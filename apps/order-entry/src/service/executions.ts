@@ -1,0 +1,197 @@
+/**
+ * The venue's answers: ExecutionReports (35=8) and OrderCancelRejects (35=9) as the connector publishes them on
+ * the FIX stream (`<prefix>.<session>.in.<MsgType>`), read by a durable JetStream consumer — shared by every
+ * order-entry instance (each event goes to one of them; a redelivery may go to another) and acknowledged only
+ * after the store committed. Each is applied once per (session, ExecID) by the store, whoever consumes it.
+ * Within a batch, reports of one venue order are applied in order and different orders in parallel.
+ */
+import { type Delivered, type DurableBus, type DurableConsumer, sessionToken } from "@fixmesh/bus";
+import { Parser } from "@fixmesh/fix";
+import { cancelRejectFrom, executionReportFrom, MalformedMessageError } from "@fixmesh/orders";
+import type { Logger } from "pino";
+import type { LogEntry, OrderRepository, ReportInput } from "../store/types.js";
+import { contextOf, currentTraceparent, inSpan } from "./tracing.js";
+
+/** The parts of the connector's FixMessageEvent payload read here (@fixmesh/engine `FixMessageEvent`). */
+interface FixMessageEventBody {
+  session: string;
+  dir: "in" | "out";
+  seq: number;
+  msgType: string;
+  possDup: boolean;
+  clOrdId?: string;
+  origClOrdId?: string;
+  orderId?: string;
+  raw: string;
+}
+
+export interface ExecutionConsumerOptions {
+  bus: DurableBus;
+  repo: OrderRepository;
+  sessions: ReadonlySet<string>;
+  /** FIX stream subject prefix (default `fix`). */
+  subjectPrefix?: string;
+  /**
+   * Durable name (default `order-entry`): every instance of a deployment uses the same one to share the work.
+   * Deployments serving different sessions on one stream need different names unless each serves one session.
+   */
+  durableName?: string;
+  /**
+   * Pullers of that durable in this process (default 1). One puller handles one batch at a time and pays a few bus
+   * round trips per batch; at a steady trickle batches hold one or two reports, so one puller caps the rate at a few
+   * hundred reports a second. Several pullers share the durable like several instances do — the store applies each
+   * report once whichever applies it, and the state machine converges whatever the order.
+   */
+  parallel?: number;
+  logger: Logger;
+  onCommitted(entries: readonly LogEntry[]): void;
+  now?: () => number;
+}
+
+export interface ExecutionCounters {
+  events: number;
+  applied: number;
+  duplicates: number;
+  unknownOrder: number;
+  rejected: number;
+  malformed: number;
+}
+
+export class ExecutionConsumer {
+  private consumers: DurableConsumer[] = [];
+  private readonly parser = new Parser();
+  readonly counters: ExecutionCounters = {
+    events: 0,
+    applied: 0,
+    duplicates: 0,
+    unknownOrder: 0,
+    rejected: 0,
+    malformed: 0,
+  };
+
+  constructor(private readonly opts: ExecutionConsumerOptions) {}
+
+  async start(): Promise<void> {
+    const prefix = this.opts.subjectPrefix ?? "fix";
+    // One session: only its subjects, so that deployments serving other sessions on the same stream (with the same
+    // durable name) never see — and acknowledge — each other's reports.
+    const only = this.opts.sessions.size === 1 ? [...this.opts.sessions][0] : undefined;
+    const filter = only === undefined ? `${prefix}.*.in.*` : `${prefix}.${sessionToken(only)}.in.*`;
+    for (let i = 0; i < (this.opts.parallel ?? 1); i++) {
+      const c = await this.opts.bus.durable({
+        name: this.opts.durableName ?? "order-entry",
+        filter,
+        batch: 200,
+        ackWaitMs: 10_000,
+      });
+      this.consumers.push(c);
+      c.start((batch) => this.handle(batch));
+    }
+  }
+
+  lag(): Promise<number> {
+    return this.consumers[0]?.lag() ?? Promise.resolve(0);
+  }
+
+  /** Applies a batch; throws (nothing acknowledged, redelivered) if the store failed. */
+  async handle(batch: readonly Delivered[]): Promise<void> {
+    const groups = new Map<string, Array<{ input: ReportInput; session: string; traceparent?: string }>>();
+    for (const d of batch) {
+      const parsed = this.read(d);
+      if (!parsed) continue;
+      const list = groups.get(parsed.group) ?? [];
+      list.push(parsed);
+      groups.set(parsed.group, list);
+    }
+    await Promise.all(
+      [...groups.values()].map(async (list) => {
+        for (const x of list) await this.apply(x.session, x.input, x.traceparent);
+      }),
+    );
+  }
+
+  private read(d: Delivered): { input: ReportInput; session: string; group: string; traceparent?: string } | undefined {
+    let ev: FixMessageEventBody;
+    try {
+      ev = JSON.parse(Buffer.from(d.payload).toString("utf8")) as FixMessageEventBody;
+    } catch {
+      this.counters.malformed++;
+      this.opts.logger.warn({ subject: d.subject, seq: d.seq }, "FIX event is not JSON: skipped");
+      return undefined;
+    }
+    if (ev.dir !== "in" || (ev.msgType !== "8" && ev.msgType !== "9")) return undefined;
+    if (!this.opts.sessions.has(ev.session)) return undefined;
+    this.counters.events++;
+    const msg = this.parser.parse(Buffer.from(ev.raw, "base64"));
+    if (typeof msg === "string") {
+      this.counters.malformed++;
+      this.opts.logger.warn(
+        { session: ev.session, seq: ev.seq, reason: msg },
+        "garbled FIX message on the bus: skipped",
+      );
+      return undefined;
+    }
+    try {
+      const input: ReportInput =
+        ev.msgType === "8"
+          ? { type: "report", report: executionReportFrom(msg, ev.session), msgSeqNum: ev.seq }
+          : { type: "cancelReject", reject: cancelRejectFrom(msg, ev.session) };
+      const group =
+        ev.orderId && ev.orderId !== "NONE" ? `v:${ev.orderId}` : `c:${ev.origClOrdId ?? ev.clOrdId ?? d.seq}`;
+      const traceparent = d.headers?.traceparent;
+      return traceparent ? { input, session: ev.session, group, traceparent } : { input, session: ev.session, group };
+    } catch (err) {
+      if (!(err instanceof MalformedMessageError)) throw err;
+      this.counters.malformed++;
+      this.opts.logger.warn({ session: ev.session, seq: ev.seq, err: err.message }, "malformed report: skipped");
+      return undefined;
+    }
+  }
+
+  private async apply(session: string, input: ReportInput, traceparent?: string): Promise<void> {
+    const out = await inSpan(
+      "order-entry.execution-applied",
+      { "fixmesh.session": session },
+      async (span) => {
+        // The update this report makes continues the order's trace from this span (report applied → order
+        // update → client stream, issue 6).
+        const tp = currentTraceparent();
+        const traced = tp === undefined ? input : { ...input, traceparent: tp };
+        const r = await this.opts.repo.applyReport(session, traced, (this.opts.now ?? Date.now)());
+        span.setAttribute("fixmesh.outcome", r.outcome);
+        return r;
+      },
+      contextOf(traceparent),
+    );
+    switch (out.outcome) {
+      case "applied":
+        this.counters.applied++;
+        break;
+      case "duplicate":
+        this.counters.duplicates++;
+        break;
+      case "unknownOrder":
+        this.counters.unknownOrder++;
+        this.opts.logger.warn(
+          { session, report: input.type === "report" ? input.report.execID : input.reject.clOrdID },
+          "report for an unknown order: kept for reconciliation",
+        );
+        break;
+      default:
+        this.counters.rejected++;
+        this.opts.logger.warn(
+          { session, rejection: out.apply?.rejection },
+          "report refused by the order state machine",
+        );
+    }
+    const entries: LogEntry[] = [];
+    if (out.entry) entries.push(out.entry);
+    if (out.released) entries.push(...out.released);
+    if (entries.length > 0) this.opts.onCommitted(entries);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.consumers.map((c) => c.stop()));
+    this.consumers = [];
+  }
+}

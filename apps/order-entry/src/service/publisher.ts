@@ -1,0 +1,102 @@
+/**
+ * ORDERS events: every committed update of every order, published on JetStream stream ORDERS (subject
+ * `<prefix>.<session>.<account>`, id `<orderId>:<version>`) for risk and persistence. The update log in the store
+ * is the outbox: an entry is published right after its commit and marked; a sweep republishes entries left
+ * unmarked (this instance died between commit and publish, or NATS was down) — the stream's duplicate window drops
+ * a second copy of an id.
+ */
+import { type BusEvent, type EventBus, orderEventId, sessionToken } from "@fixmesh/bus";
+import type { Logger } from "pino";
+import type { LogEntry, OrderRepository } from "../store/types.js";
+
+export interface PublisherOptions {
+  bus: EventBus | null;
+  repo: OrderRepository;
+  /** Subject prefix (default `orders`). */
+  subjectPrefix?: string;
+  logger: Logger;
+  /** Sweep period and the age of an unmarked entry it republishes (default 2 s). */
+  sweepMs?: number;
+}
+
+export function orderEventOf(e: LogEntry, prefix: string): BusEvent {
+  const ev = e.event;
+  const out: BusEvent = {
+    id: orderEventId(ev.orderId, ev.version),
+    subject: `${prefix}.${sessionToken(ev.order.sessionId)}.${sessionToken(ev.order.account || "_")}`,
+    payload: Buffer.from(JSON.stringify(ev)),
+  };
+  if (ev.traceparent) out.headers = { traceparent: ev.traceparent };
+  return out;
+}
+
+export class OrderEventPublisher {
+  private queue: LogEntry[] = [];
+  private scheduled = false;
+  private sweeper: NodeJS.Timeout | null = null;
+  private readonly prefix: string;
+  private closed = false;
+  private inFlight: Promise<void> = Promise.resolve();
+  published = 0;
+  failures = 0;
+
+  constructor(private readonly opts: PublisherOptions) {
+    this.prefix = opts.subjectPrefix ?? "orders";
+  }
+
+  start(): void {
+    const every = this.opts.sweepMs ?? 2000;
+    this.sweeper = setInterval(() => void this.sweep(every), every);
+    this.sweeper.unref();
+  }
+
+  push(entries: readonly LogEntry[]): void {
+    if (this.closed) return;
+    this.queue.push(...entries);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const batch = this.queue;
+      this.queue = [];
+      this.inFlight = this.inFlight.then(() => this.publish(batch));
+    });
+  }
+
+  private async publish(batch: LogEntry[]): Promise<void> {
+    if (batch.length === 0) return;
+    if (this.opts.bus === null) {
+      await this.opts.repo.markPublished(batch.map((e) => e.position)).catch(() => undefined);
+      return;
+    }
+    try {
+      await this.opts.bus.publish(batch.map((e) => orderEventOf(e, this.prefix)));
+      this.published += batch.length;
+      await this.opts.repo.markPublished(batch.map((e) => e.position));
+    } catch (err) {
+      // Left unmarked: the sweep publishes them again.
+      this.failures++;
+      this.opts.logger.warn({ err, events: batch.length }, "ORDERS publish failed; will retry");
+    }
+  }
+
+  private async sweep(olderThanMs: number): Promise<void> {
+    if (this.closed) return;
+    try {
+      const stale = await this.opts.repo.unpublished(olderThanMs, Date.now(), 1000);
+      if (stale.length > 0) this.inFlight = this.inFlight.then(() => this.publish(stale));
+      await this.inFlight;
+    } catch (err) {
+      this.opts.logger.warn({ err }, "ORDERS sweep failed");
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    const batch = this.queue;
+    this.queue = [];
+    this.inFlight = this.inFlight.then(() => this.publish(batch));
+    await this.inFlight;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Where order-entry's spans start: SubmitOrder (continuing the caller's trace from the gRPC metadata), the risk
+ * check, the send, an ExecutionReport applied (continuing the trace of the bus event's traceparent), an update
+ * streamed. On @fixmesh/telemetry: no-ops until `initTelemetry` registered an SDK from the OTEL_* variables. The
+ * order's traceparent is kept on its record and travels on its ORDERS events.
+ */
+import {
+  type Context,
+  contextFromTraceparent,
+  extractFromMetadata,
+  recordError,
+  type Span,
+  SpanKind,
+  startSpan,
+  traceparentOf,
+} from "@fixmesh/telemetry";
+import type { Metadata } from "@grpc/grpc-js";
+import { context, trace } from "@opentelemetry/api";
+
+/** Runs `fn` in a new span (child of `parent`, default the active context), ending it when `fn` settles. */
+export async function inSpan<T>(
+  name: string,
+  attributes: Record<string, string | number>,
+  fn: (span: Span) => Promise<T>,
+  parent?: Context,
+  kind: SpanKind = SpanKind.INTERNAL,
+): Promise<T> {
+  const span = startSpan(name, { attributes, kind, ...(parent !== undefined && { parent }) });
+  const ctx = trace.setSpan(parent ?? context.active(), span);
+  try {
+    return await context.with(ctx, () => fn(span));
+  } catch (err) {
+    recordError(span, err);
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+/** The active context's traceparent (undefined without a recording tracer). */
+export function currentTraceparent(): string | undefined {
+  return traceparentOf();
+}
+
+/** A context continuing the trace of `traceparent` (an order's, from its record or a bus header). */
+export function contextOf(traceparent: string | undefined): Context {
+  return contextFromTraceparent(traceparent, context.active());
+}
+
+/** The caller's trace context from a gRPC call's metadata. */
+export function callerContext(metadata: Metadata): Context {
+  return extractFromMetadata(metadata);
+}
+
+export { SpanKind };

@@ -1,0 +1,497 @@
+/**
+ * One behavioural suite for every order store (memory, Redis): what order-entry relies on, asserted through the
+ * store's API only. `open()` gives two handles on one shared state (for Redis: two connections, as two
+ * order-entry instances would have), and `close()` removes everything the test created.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { OrderStatus } from "@fixmesh/contracts";
+import type { ExecutionReport } from "@fixmesh/orders";
+import { newRecord, type OrderRecord, statusOf } from "../model/record.js";
+import { newOrderId } from "./ids.js";
+import type { LogEntry, OrderRepository } from "./types.js";
+
+export interface SuiteBackend {
+  open(): Promise<{ a: OrderRepository; b: OrderRepository; close(): Promise<void> }>;
+}
+
+const SESSION = "FIX.4.4:CLIENT->VENUE";
+const T0 = Date.UTC(2026, 10, 27, 9, 0, 0);
+let execN = 0;
+let listSeq = 0;
+
+function er(
+  clOrdID: string,
+  over: Partial<ExecutionReport> & Pick<ExecutionReport, "execType" | "ordStatus" | "cumQty">,
+): ExecutionReport {
+  const cum = Number(over.cumQty);
+  return {
+    session: SESSION,
+    execID: `E${++execN}-${Math.random().toString(36).slice(2, 8)}`,
+    clOrdID,
+    orderID: "V1",
+    orderQty: "100",
+    leavesQty: String(100 - cum),
+    avgPx: cum > 0 ? "10" : "0",
+    transactTime: T0 + execN,
+    ...over,
+  };
+}
+
+async function placed(s: OrderRepository, over: { account?: string; symbol?: string; qty?: string } = {}) {
+  const clOrdId = await s.nextClOrdId(SESSION, T0);
+  const seq = ++listSeq;
+  const r = newRecord(
+    {
+      orderId: newOrderId(T0),
+      sessionId: SESSION,
+      clOrdId,
+      account: over.account ?? "ACC1",
+      symbol: over.symbol ?? "XYZ",
+      side: "1",
+      ordType: "2",
+      orderQty: over.qty ?? "100",
+      price: "10",
+      timeInForce: "0",
+      idempotencyKey: `k-${clOrdId}`,
+    },
+    seq,
+    T0,
+  );
+  assert.ok("record" in r);
+  const { entry } = await s.create(r.record, T0);
+  return { rec: r.record, entry, clOrdId };
+}
+
+function newTicker(): () => number {
+  let n = 0;
+  return () => T0 + ++n * 1000;
+}
+
+export function runStoreSuite(name: string, backend: SuiteBackend): void {
+  describe(`order store: ${name}`, () => {
+    const withStores = (fn: (a: OrderRepository, b: OrderRepository) => Promise<void>) => async () => {
+      const h = await backend.open();
+      try {
+        await fn(h.a, h.b);
+      } finally {
+        await h.close();
+      }
+    };
+
+    it(
+      "finds an order by internal id and by every ClOrdID of its replace chain",
+      withStores(async (a, b) => {
+        const { rec, clOrdId } = await placed(a);
+        const rep = await a.nextClOrdId(SESSION, T0);
+        const u = await a.update(
+          rec.order.id,
+          { type: "request", input: { type: "replaceRequest", orderId: rec.order.id, clOrdID: rep, orderQty: "50" } },
+          T0 + 1,
+        );
+        assert.equal(u.outcome, "applied");
+        assert.equal((await b.get(rec.order.id))?.order.id, rec.order.id);
+        assert.equal((await b.findByClOrdId(SESSION, clOrdId))?.order.id, rec.order.id);
+        assert.equal((await b.findByClOrdId(SESSION, rep))?.order.id, rec.order.id);
+        assert.equal(statusOf((await b.get(rec.order.id))!), OrderStatus.PENDING_REPLACE);
+      }),
+    );
+
+    it(
+      "hands out ClOrdIDs that never repeat within a session, across handles, and carry the trading date",
+      withStores(async (a, b) => {
+        const ids = await Promise.all([...Array(50)].map((_, i) => (i % 2 ? a : b).nextClOrdId(SESSION, T0)));
+        assert.equal(new Set(ids).size, 50);
+        const tomorrow = await a.nextClOrdId(SESSION, T0 + 86_400_000);
+        assert.ok(tomorrow.startsWith("20261128-"), tomorrow);
+        assert.ok(!ids.includes(tomorrow));
+      }),
+    );
+
+    it(
+      "refuses a second order with a ClOrdID already used on the session",
+      withStores(async (a, b) => {
+        const { clOrdId } = await placed(a);
+        const r = newRecord(
+          {
+            orderId: newOrderId(T0),
+            sessionId: SESSION,
+            clOrdId,
+            account: "A",
+            symbol: "XYZ",
+            side: "1",
+            ordType: "2",
+            orderQty: "1",
+            price: "1",
+            timeInForce: "0",
+          },
+          1,
+          T0,
+        );
+        assert.ok("record" in r);
+        await assert.rejects(b.create(r.record, T0), { name: "DuplicateOrderError" });
+      }),
+    );
+
+    it(
+      "applies an execution once: plain, PossDup and PossResend copies on either handle are duplicates",
+      withStores(async (a, b) => {
+        const { rec, clOrdId } = await placed(a);
+        const fill = er(clOrdId, { execType: "F", ordStatus: "1", cumQty: "40", lastQty: "40", lastPx: "10" });
+        assert.equal(
+          (await a.applyReport(SESSION, { type: "report", report: fill, msgSeqNum: 5 }, T0 + 1)).outcome,
+          "applied",
+        );
+        const copies = [{ ...fill }, { ...fill, possDup: true }, { ...fill, possResend: true }];
+        const outs = await Promise.all(
+          copies.map((c, i) => (i % 2 ? a : b).applyReport(SESSION, { type: "report", report: c }, T0 + 2)),
+        );
+        assert.deepEqual(
+          outs.map((o) => o.outcome),
+          ["duplicate", "duplicate", "duplicate"],
+        );
+        const got = await b.get(rec.order.id);
+        assert.equal(got?.order.cumQty, "40");
+        assert.equal(got?.executions.length, 1);
+        assert.equal(got?.send, "sent", "a venue report proves the NewOrderSingle went out");
+        const c = await a.counters();
+        assert.equal(c.duplicates, 3);
+        assert.equal(c.duplicatesPossDup, 1);
+        assert.equal(c.duplicatesPossResend, 1);
+        assert.equal(c.duplicatesUnflagged, 1);
+      }),
+    );
+
+    it(
+      "applies fills racing on two handles, each once, CumQty their sum",
+      withStores(async (a, b) => {
+        const { rec, clOrdId } = await placed(a);
+        const fills = [10, 20, 30, 40].map((q, i, all) => {
+          const cum = all.slice(0, i + 1).reduce((x, y) => x + y, 0);
+          return er(clOrdId, {
+            execType: "F",
+            ordStatus: cum === 100 ? "2" : "1",
+            cumQty: String(cum),
+            lastQty: String(q),
+            lastPx: "10",
+          });
+        });
+        const all = [...fills, ...fills];
+        const outs = await Promise.all(
+          all.map((f, i) => (i % 2 ? a : b).applyReport(SESSION, { type: "report", report: f }, T0 + i)),
+        );
+        assert.equal(outs.filter((o) => o.outcome === "applied").length, 4);
+        assert.equal(outs.filter((o) => o.outcome === "duplicate").length, 4);
+        const got = await a.get(rec.order.id);
+        assert.equal(got?.order.cumQty, "100");
+        assert.equal(statusOf(got!), OrderStatus.FILLED);
+      }),
+    );
+
+    it(
+      "never moves CumQty backwards: a Canceled below the fills held is held, not applied",
+      withStores(async (a) => {
+        const { rec, clOrdId } = await placed(a);
+        const t = newTicker();
+        await a.applyReport(
+          SESSION,
+          {
+            type: "report",
+            report: er(clOrdId, { execType: "F", ordStatus: "1", cumQty: "60", lastQty: "60", lastPx: "10" }),
+          },
+          t(),
+        );
+        const stale = er(clOrdId, { execType: "4", ordStatus: "4", cumQty: "20", leavesQty: "0" });
+        const out = await a.applyReport(SESSION, { type: "report", report: stale }, t());
+        assert.equal(out.outcome, "rejected");
+        const got = await a.get(rec.order.id);
+        assert.equal(got?.order.cumQty, "60");
+        assert.equal(statusOf(got!), OrderStatus.PARTIALLY_FILLED);
+        assert.equal(got?.order.held.length, 1);
+      }),
+    );
+
+    it(
+      "reports the status of highest precedence: Pending Cancel over Partially Filled, Partially Filled over a late New",
+      withStores(async (a) => {
+        const { rec, clOrdId } = await placed(a);
+        const t = newTicker();
+        await a.applyReport(
+          SESSION,
+          {
+            type: "report",
+            report: er(clOrdId, { execType: "F", ordStatus: "1", cumQty: "30", lastQty: "30", lastPx: "10" }),
+          },
+          t(),
+        );
+        await a.applyReport(
+          SESSION,
+          { type: "report", report: er(clOrdId, { execType: "0", ordStatus: "0", cumQty: "0" }) },
+          t(),
+        );
+        assert.equal(statusOf((await a.get(rec.order.id))!), OrderStatus.PARTIALLY_FILLED);
+        const cxl = await a.nextClOrdId(SESSION, T0);
+        await a.update(
+          rec.order.id,
+          { type: "request", input: { type: "cancelRequest", orderId: rec.order.id, clOrdID: cxl } },
+          t(),
+        );
+        assert.equal(statusOf((await a.get(rec.order.id))!), OrderStatus.PENDING_CANCEL);
+        const out = await a.applyReport(
+          SESSION,
+          {
+            type: "report",
+            report: er(cxl, { origClOrdID: clOrdId, execType: "4", ordStatus: "4", cumQty: "30", leavesQty: "0" }),
+          },
+          t(),
+        );
+        assert.equal(out.entry?.event.change, "CANCELED");
+        assert.equal(statusOf((await a.get(rec.order.id))!), OrderStatus.CANCELED);
+      }),
+    );
+
+    it(
+      "applies an OrderCancelReject once and returns the order to the status beneath Pending Cancel",
+      withStores(async (a, b) => {
+        const { rec, clOrdId } = await placed(a);
+        const t = newTicker();
+        await a.applyReport(
+          SESSION,
+          { type: "report", report: er(clOrdId, { execType: "0", ordStatus: "0", cumQty: "0" }) },
+          t(),
+        );
+        const cxl = await a.nextClOrdId(SESSION, T0);
+        await a.update(
+          rec.order.id,
+          { type: "request", input: { type: "cancelRequest", orderId: rec.order.id, clOrdID: cxl } },
+          t(),
+        );
+        const rej = {
+          session: SESSION,
+          clOrdID: cxl,
+          origClOrdID: clOrdId,
+          orderID: "V1",
+          ordStatus: "0",
+          cxlRejResponseTo: "1",
+          cxlRejReason: "0",
+          text: "too late",
+        };
+        const first = await a.applyReport(SESSION, { type: "cancelReject", reject: rej }, t());
+        assert.equal(first.entry?.event.change, "CANCEL_REJECTED");
+        assert.equal(
+          (await b.applyReport(SESSION, { type: "cancelReject", reject: { ...rej, possDup: true } }, t())).outcome,
+          "duplicate",
+        );
+        const got = await b.get(rec.order.id);
+        assert.equal(statusOf(got!), OrderStatus.NEW);
+        assert.equal(got?.text, "too late");
+      }),
+    );
+
+    it(
+      "keeps a report for an unknown order, counts it, and applies it once that ClOrdID's order appears",
+      withStores(async (a, b) => {
+        const clOrdId = await a.nextClOrdId(SESSION, T0);
+        const early = er(clOrdId, { execType: "0", ordStatus: "0", cumQty: "0" });
+        assert.equal((await a.applyReport(SESSION, { type: "report", report: early }, T0)).outcome, "unknownOrder");
+        assert.equal(
+          (await b.applyReport(SESSION, { type: "report", report: { ...early, possDup: true } }, T0)).outcome,
+          "duplicate",
+        );
+        assert.equal((await a.unmatched(SESSION)).length, 1);
+        assert.equal((await a.counters()).unknownOrder, 1);
+        const r = newRecord(
+          {
+            orderId: newOrderId(T0),
+            sessionId: SESSION,
+            clOrdId,
+            account: "A",
+            symbol: "XYZ",
+            side: "1",
+            ordType: "2",
+            orderQty: "100",
+            price: "10",
+            timeInForce: "0",
+          },
+          7,
+          T0,
+        );
+        assert.ok("record" in r);
+        const { released } = await b.create(r.record, T0 + 1);
+        assert.equal(released.length, 1);
+        assert.equal(released[0]?.event.change, "ACK");
+        assert.equal(statusOf((await a.get(r.record.order.id))!), OrderStatus.NEW);
+        assert.equal((await a.unmatched(SESSION)).length, 0);
+      }),
+    );
+
+    it(
+      "logs every visible change at strictly increasing positions, readable from any position and live on the other handle",
+      withStores(async (a, b) => {
+        const live: LogEntry[] = [];
+        const stop = b.watchLog((e) => live.push(e));
+        try {
+          await new Promise((r) => setTimeout(r, 100));
+          const { rec, clOrdId, entry } = await placed(a);
+          await a.applyReport(
+            SESSION,
+            { type: "report", report: er(clOrdId, { execType: "0", ordStatus: "0", cumQty: "0" }) },
+            T0 + 1,
+          );
+          await a.applyReport(
+            SESSION,
+            {
+              type: "report",
+              report: er(clOrdId, { execType: "F", ordStatus: "2", cumQty: "100", lastQty: "100", lastPx: "10" }),
+            },
+            T0 + 2,
+          );
+          const log = await b.readLog(entry.position, 100);
+          assert.deepEqual(
+            log.map((e) => e.event.change),
+            ["NEW_REQUEST", "ACK", "FILL"],
+          );
+          assert.deepEqual(
+            log.map((e) => e.position),
+            [entry.position, entry.position + 1, entry.position + 2],
+          );
+          assert.deepEqual(
+            log.map((e) => e.event.version),
+            [1, 2, 3],
+          );
+          assert.ok(log.every((e) => e.event.orderId === rec.order.id));
+          assert.equal(log[2]?.event.execution?.lastQty, "100");
+          const end = Date.now() + 5000;
+          while (live.length < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+          assert.deepEqual(
+            live.map((e) => e.position),
+            log.map((e) => e.position),
+          );
+          const bounds = await a.logBounds();
+          assert.equal(bounds.newest, entry.position + 2);
+        } finally {
+          stop();
+        }
+      }),
+    );
+
+    it(
+      "lists the entries not yet published until they are marked",
+      withStores(async (a, b) => {
+        const { entry } = await placed(a);
+        const pending = await b.unpublished(0, T0 + 10, 100);
+        assert.ok(pending.some((e) => e.position === entry.position));
+        await b.markPublished([entry.position]);
+        assert.ok(!(await a.unpublished(0, T0 + 10, 100)).some((e) => e.position === entry.position));
+      }),
+    );
+
+    it(
+      "claims an idempotency key once across handles, and releases only its own claim",
+      withStores(async (a, b) => {
+        const key = `key-${Math.random()}`;
+        const first = { key, fingerprint: "f1", orderId: "o-1", clOrdId: "C1", at: T0 };
+        assert.equal(await a.claimIdempotency(first, 60_000), null);
+        const second = await b.claimIdempotency({ ...first, orderId: "o-2", fingerprint: "f2" }, 60_000);
+        assert.equal(second?.orderId, "o-1");
+        assert.equal(second?.fingerprint, "f1");
+        await b.releaseIdempotency(key, "o-2");
+        assert.equal((await a.getIdempotency(key))?.orderId, "o-1");
+        await b.releaseIdempotency(key, "o-1");
+        assert.equal(await a.getIdempotency(key), null);
+      }),
+    );
+
+    it(
+      "claims a key with a new ClOrdID in one step: one winner across handles, the others get its claim",
+      withStores(async (a, b) => {
+        // Quotes, backslashes and non-ASCII in the key: the claim's JSON must survive them.
+        const key = `k"\\é-${Math.random()}`;
+        const outs = await Promise.all(
+          [...Array(6)].map((_, i) =>
+            (i % 2 ? a : b).claimNew(SESSION, { key, fingerprint: `f${i}`, orderId: `o-${i}`, at: T0 }, 60_000),
+          ),
+        );
+        const won = outs.filter((o) => o.earlier === null);
+        assert.equal(won.length, 1);
+        const winner = won[0] as { clOrdId: string };
+        assert.ok(winner.clOrdId.startsWith("20261127-"), winner.clOrdId);
+        const stored = await a.getIdempotency(key);
+        assert.equal(stored?.key, key);
+        assert.equal(stored?.clOrdId, winner.clOrdId);
+        for (const o of outs) if (o.earlier !== null) assert.deepEqual(o.earlier, stored);
+        // Fresh keys: ClOrdIDs never repeat, whichever handle, and never one handed out by nextClOrdId.
+        const more = await Promise.all(
+          [...Array(40)].map(async (_, i) => {
+            if (i % 3 === 0) return (i % 2 ? a : b).nextClOrdId(SESSION, T0);
+            const r = await (i % 2 ? a : b).claimNew(
+              SESSION,
+              { key: `${key}-${i}`, fingerprint: "f", orderId: `o-${i}`, at: T0 },
+              60_000,
+            );
+            assert.equal(r.earlier, null);
+            return (r as { clOrdId: string }).clOrdId;
+          }),
+        );
+        assert.equal(new Set([...more, winner.clOrdId]).size, 41);
+      }),
+    );
+
+    it(
+      "applies a report on a handle whose copy of the order is stale (another handle wrote since)",
+      withStores(async (a, b) => {
+        const { rec, clOrdId } = await placed(a);
+        const ack = er(clOrdId, { execType: "0", ordStatus: "0", cumQty: "0" });
+        assert.equal((await a.applyReport(SESSION, { type: "report", report: ack }, T0 + 1)).outcome, "applied");
+        const f1 = er(clOrdId, { execType: "F", ordStatus: "1", cumQty: "40", lastQty: "40", lastPx: "10" });
+        assert.equal((await b.applyReport(SESSION, { type: "report", report: f1 }, T0 + 2)).outcome, "applied");
+        // `a` last wrote the order before b's fill: its next report must still see the fill.
+        const f2 = er(clOrdId, { execType: "F", ordStatus: "2", cumQty: "100", lastQty: "60", lastPx: "10" });
+        assert.equal((await a.applyReport(SESSION, { type: "report", report: f2 }, T0 + 3)).outcome, "applied");
+        assert.equal((await a.applyReport(SESSION, { type: "report", report: f1 }, T0 + 4)).outcome, "duplicate");
+        const got = await b.get(rec.order.id);
+        assert.equal(got?.order.cumQty, "100");
+        assert.equal(got?.executions.length, 2);
+        assert.equal(statusOf(got!), OrderStatus.FILLED);
+      }),
+    );
+
+    it(
+      "lists newest first with filters, open-only and paging that neither skips nor repeats",
+      withStores(async (a, b) => {
+        const made: OrderRecord[] = [];
+        for (let i = 0; i < 7; i++)
+          made.push((await placed(a, { account: i % 2 ? "ODD" : "EVEN", symbol: "LST" })).rec);
+        const filled = made[0]!;
+        await a.applyReport(
+          SESSION,
+          {
+            type: "report",
+            report: er(filled.order.clOrdID, {
+              execType: "F",
+              ordStatus: "2",
+              cumQty: "100",
+              lastQty: "100",
+              lastPx: "10",
+            }),
+          },
+          T0 + 5,
+        );
+        const seen: string[] = [];
+        let token: string | undefined;
+        do {
+          const page = await b.list({ symbol: "LST" }, 3, token);
+          seen.push(...page.records.map((r) => r.order.id));
+          token = page.next;
+        } while (token);
+        const bySeq = [...made].sort((x, y) => y.seq - x.seq).map((r) => r.order.id);
+        assert.deepEqual(seen, bySeq);
+        const odd = await b.list({ symbol: "LST", account: "ODD" }, 100);
+        assert.equal(odd.records.length, 3);
+        const open = await b.list({ symbol: "LST", openOnly: true }, 100);
+        assert.equal(open.records.length, 6);
+        assert.ok(!open.records.some((r) => r.order.id === filled.order.id));
+      }),
+    );
+  });
+}
