@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -168,6 +168,40 @@ describe("fixmesh connector (a real process)", () => {
     } finally {
       await client?.stop(0);
       if (cli.proc.exitCode === null && cli.proc.signalCode === null) cli.proc.kill("SIGKILL");
+    }
+  });
+
+  it("--port with an initiator-only configuration exits 2 and says why", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fixmesh-port-"));
+    try {
+      const file = join(dir, "initiator.yaml");
+      writeFileSync(
+        file,
+        [
+          "store: { kind: memory }",
+          "sessions:",
+          "  - { BeginString: FIX.4.4, SenderCompID: A, TargetCompID: B, ConnectionType: initiator,",
+          "      initiator: { hosts: [{ host: 127.0.0.1, port: 9 }] } }",
+          "",
+        ].join("\n"),
+      );
+      const proc = spawn(process.execPath, [CLI, "connector", "--config", file, "--port", "5001"], {
+        cwd: REPO,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      proc.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => proc.on("exit", resolve));
+      assert.equal(code, 2);
+      assert.match(
+        stderr,
+        /--port: sets the port of the first acceptor \(acceptors\[0\]\), and this configuration has no acceptors/,
+      );
+      assert.match(stderr, /Remove --port, or add an acceptor/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

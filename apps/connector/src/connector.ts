@@ -8,20 +8,43 @@
  * election (`none`) every session leads at once, unfenced, and starts as it always did.
  */
 import type { TlsOptions } from "node:tls";
-import { type EventBus, InProcessBus, OutboxPublisher, ResilientJetStreamBus, sessionToken } from "@fixmesh/bus";
-import { Acceptor, type SessionApplication, SessionRunner, tcpConnector } from "@fixmesh/engine";
+import {
+  type AuditEvent,
+  auditSubject,
+  credsAuthenticator,
+  type EventBus,
+  InProcessBus,
+  nkeyAuthenticator,
+  OutboxPublisher,
+  ResilientJetStreamBus,
+  sessionToken,
+} from "@fixmesh/bus";
+import {
+  Acceptor,
+  type DynamicSessionIds,
+  type SessionApplication,
+  SessionRunner,
+  tcpConnector,
+} from "@fixmesh/engine";
 import { Tag, validate } from "@fixmesh/fix";
-import { ConfigError, type MessageStore, type SessionSettings } from "@fixmesh/session";
-import { ServerCredentials } from "@grpc/grpc-js";
+import { describeLinkError, LinkFailure, natsConnectOptions } from "@fixmesh/security";
+import { ConfigError, type MessageStore, type SessionSettings, sessionIdOf } from "@fixmesh/session";
+import { logonChecker } from "./acceptor-access.js";
 import { acceptanceApp } from "./apps/acceptance.js";
-import { type ConnectorConfig, clientTlsOptions, type ServerTlsConfig, type SessionConfig } from "./config/schema.js";
+import {
+  COMP_ID_WILDCARD,
+  type ConnectorConfig,
+  clientTlsOptions,
+  type ServerTlsConfig,
+  type SessionConfig,
+} from "./config/schema.js";
 import { ElectedSession, type Leadership, type LeadershipTransition } from "./election/elected-session.js";
 import { Electors } from "./election/electors.js";
 import { type GrpcServerHandle, startGrpcServer } from "./grpc/server.js";
 import { type Logger, loggerFor } from "./log/logger.js";
 import { type MetricsHandle, startMetrics } from "./metrics/index.js";
 import type { SessionRegistry } from "./registry.js";
-import { Stores } from "./store/store.js";
+import { type SessionStore, Stores } from "./store/store.js";
 
 export interface Connector extends SessionRegistry {
   readonly config: ConnectorConfig;
@@ -34,6 +57,8 @@ export interface Connector extends SessionRegistry {
   readonly metricsPort: number | null;
   /** A configured session's leadership (always leading, epoch 0, without election). */
   leadership(id: string): Leadership | undefined;
+  /** Connections and Logons the acceptor ports refused, by port and reason (also a metric). */
+  acceptorRefusals(): Array<{ acceptor: string; reason: string; count: number }>;
   /** Logs every session out (each within its LogoutTimeout), closes the ports and the stores. */
   stop(): Promise<void>;
 }
@@ -41,11 +66,16 @@ export interface Connector extends SessionRegistry {
 export interface ConnectorOptions {
   /** Default: the logger the configuration describes, on stdout. */
   logger?: Logger;
+  /**
+   * Where events go when no NATS is configured (embedded `fixmesh start`: the in-process bus the other services
+   * read). The caller owns it: stop() does not close it. Default: a bus of the connector's own.
+   */
+  bus?: EventBus;
 }
 
 /** Starts everything the configuration describes; on a failure, stops what had started and throws. */
 export async function startConnector(config: ConnectorConfig, opts: ConnectorOptions = {}): Promise<Connector> {
-  const c = new RunningConnector(config, opts.logger ?? loggerFor(config));
+  const c = new RunningConnector(config, opts.logger ?? loggerFor(config), opts.bus);
   try {
     await c.start();
   } catch (err) {
@@ -57,6 +87,9 @@ export async function startConnector(config: ConnectorConfig, opts: ConnectorOpt
 
 class RunningConnector implements Connector {
   private readonly sessions = new Map<string, ElectedSession>();
+  private readonly sessionStores = new Map<string, SessionStore>();
+  /** Dynamic sessions being created from a template (AcceptorTemplate), by id: two Logons make one session. */
+  private readonly creating = new Map<string, Promise<SessionRunner | undefined>>();
   private readonly acceptors: Acceptor[] = [];
   /** Per acceptor: the sessions on it this connector leads now (under election it listens only while any). */
   private readonly leadsOn: Array<Set<string>> = [];
@@ -74,6 +107,7 @@ class RunningConnector implements Connector {
   constructor(
     readonly config: ConnectorConfig,
     readonly logger: Logger,
+    private readonly sharedBus?: EventBus,
   ) {
     this.stores = new Stores(config, logger);
     this.electors = new Electors(config.election, logger);
@@ -101,6 +135,16 @@ class RunningConnector implements Connector {
     return [...this.sessions.values()].map((s) => s.leadership);
   }
 
+  /** Connections and Logons the acceptor ports refused, by port and reason (a metric). */
+  acceptorRefusals(): Array<{ acceptor: string; reason: string; count: number }> {
+    const out: Array<{ acceptor: string; reason: string; count: number }> = [];
+    this.acceptors.forEach((a, i) => {
+      const name = this.config.acceptors[i].name ?? String(i);
+      for (const [reason, count] of a.refusals) out.push({ acceptor: name, reason, count });
+    });
+    return out;
+  }
+
   onLeadership(fn: (t: { session: string; transition: string }) => void): () => void {
     this.leadershipListeners.add(fn);
     return () => this.leadershipListeners.delete(fn);
@@ -125,18 +169,53 @@ class RunningConnector implements Connector {
       },
       "connector starting",
     );
-    this.bus = cfg.nats.url
-      ? new ResilientJetStreamBus({
-          servers: cfg.nats.url,
-          stream: cfg.nats.stream,
-          subjects: [`${cfg.nats.subjectPrefix}.>`],
-          name: `fixmesh-connector-${cfg.connector.id}`,
-          ...(cfg.nats.user !== undefined && { user: cfg.nats.user }),
-          ...(cfg.nats.password && { pass: cfg.nats.password.reveal() }),
-        })
-      : new InProcessBus();
+    const template = cfg.sessions.find((s) => s.template);
+    if (template !== undefined && elected) {
+      // A dynamic session exists only where its Logon arrived; under election a standby knows nothing of it, and
+      // a port listens only while its replica leads one of the port's (configured) sessions.
+      throw new ConfigError(
+        `${template.field}.AcceptorTemplate`,
+        "dynamic sessions need election.kind: none for now (a standby could not take over a session only its leader created)",
+      );
+    }
+    // A store that refuses our credentials or certificate fails the start now, with the reason (never the secret).
+    await this.stores.check();
+    if (cfg.nats.url) {
+      const bus = new ResilientJetStreamBus({
+        servers: cfg.nats.url,
+        stream: cfg.nats.stream,
+        subjects: [`${cfg.nats.subjectPrefix}.>`],
+        name: `fixmesh-connector-${cfg.connector.id}`,
+        connectOptions: natsConnectOptions(cfg.nats, { nkeyAuthenticator, credsAuthenticator }),
+      });
+      this.bus = bus;
+      // NATS down at start is fine (the outbox keeps the events); credentials or a certificate it refuses are not.
+      await bus.firstAttempt.catch(async (err: unknown) => {
+        const e = describeLinkError("nats", err, { server: cfg.nats.url, user: cfg.nats.user, secrets: cfg.secrets });
+        if (e.failure === LinkFailure.Auth || e.failure === LinkFailure.Tls) {
+          await bus.close().catch(() => undefined);
+          this.bus = null;
+          throw e;
+        }
+        this.logger.warn({ bus: "jetstream", url: cfg.nats.url, err: e.reason }, "NATS not reachable yet; retrying");
+      });
+    } else {
+      this.bus = this.sharedBus ?? new InProcessBus();
+    }
     this.logger.info({ bus: this.bus.kind, url: cfg.nats.url }, "events bus");
     for (const [i, a] of cfg.acceptors.entries()) {
+      const onPort = cfg.sessions.filter((s) => s.acceptor === i);
+      // The Logon check of every session of the port; a dynamic session is checked with its template's.
+      const auth = new Map(onPort.map((s) => [s.id, s.auth]));
+      const templates = onPort.filter((s) => s.template);
+      for (const s of onPort) {
+        if (s.auth?.passwordHash === undefined && s.auth?.certificateSubject === undefined) {
+          this.logger.warn(
+            { session: s.id, acceptor: a.name ?? i },
+            "acceptor session without Logon credentials (auth.passwordHash) or a client certificate (auth.certificateSubject): any peer knowing its CompIDs can log on",
+          );
+        }
+      }
       this.acceptors.push(
         new Acceptor({
           host: a.host,
@@ -144,11 +223,24 @@ class RunningConnector implements Connector {
           logonTimeout: a.logonTimeout,
           logger: this.logger.child({ acceptor: a.name ?? i }),
           ...(a.tls && { tls: serverTls(a.tls) }),
+          ...(a.allowFrom && { allowFrom: a.allowFrom }),
+          ...(a.maxConnectionsPerAddress !== undefined && { maxConnectionsPerAddress: a.maxConnectionsPerAddress }),
+          authenticate: logonChecker(auth),
+          ...(templates.length > 0 && {
+            dynamicSessions: {
+              match: (ids: DynamicSessionIds) => {
+                const made = this.fromTemplate(templates, ids);
+                if (made !== undefined) auth.set(made.id, made.auth);
+                return made?.id;
+              },
+              create: (ids: DynamicSessionIds) => this.createDynamic(templates, ids),
+            },
+          }),
         }),
       );
       this.leadsOn.push(new Set());
     }
-    for (const s of cfg.sessions) this.sessions.set(s.id, this.electedSession(s));
+    for (const s of cfg.sessions) if (!s.template) this.sessions.set(s.id, this.electedSession(s));
 
     if (!elected) {
       // Acceptor sessions first and their ports open before any initiator dials, so a configuration whose
@@ -167,7 +259,10 @@ class RunningConnector implements Connector {
       port: cfg.grpc.port,
       logger: this.logger.child({ component: "grpc" }),
       leading: !elected,
-      ...(cfg.grpc.tls && { credentials: grpcServerCredentials(cfg.grpc.tls) }),
+      // Redis store: Send idempotency keys are recorded with the messages and survive a failover.
+      idempotency: { durable: (id) => this.sessionStores.get(id)?.durableKeys },
+      security: cfg.grpc,
+      audit: (e) => this.publishAudit(e),
     });
     this.grpcPort = this.grpc.port;
 
@@ -188,6 +283,53 @@ class RunningConnector implements Connector {
     );
   }
 
+  /** The session a template of the port makes for a Logon with these CompIDs (the first template that matches). */
+  private fromTemplate(templates: readonly SessionConfig[], ids: DynamicSessionIds): SessionConfig | undefined {
+    const matches = (pattern: string, value: string) => pattern === COMP_ID_WILDCARD || pattern === value;
+    const t = templates.find(
+      (x) =>
+        x.settings.BeginString === ids.beginString &&
+        matches(x.settings.SenderCompID, ids.targetCompID) &&
+        matches(x.settings.TargetCompID, ids.senderCompID),
+    );
+    if (t === undefined || ids.senderCompID === "" || ids.targetCompID === "") return undefined;
+    const settings: SessionSettings = { ...t.settings, SenderCompID: ids.targetCompID, TargetCompID: ids.senderCompID };
+    const id = sessionIdOf(settings);
+    const { template: _, ...rest } = t;
+    return { ...rest, id, field: `${t.field} (dynamic session ${id})`, settings };
+  }
+
+  /**
+   * Creates a dynamic session (after its Logon passed the template's check) with its own store keys, and starts
+   * it: it registers on the port, which hands it the connection. A session created earlier is reused.
+   */
+  private createDynamic(
+    templates: readonly SessionConfig[],
+    ids: DynamicSessionIds,
+  ): Promise<SessionRunner | undefined> {
+    const s = this.fromTemplate(templates, ids);
+    if (s === undefined || this.stopping !== null) return Promise.resolve(undefined);
+    const existing = this.sessions.get(s.id);
+    if (existing !== undefined) return Promise.resolve(existing.runner ?? undefined);
+    let made = this.creating.get(s.id);
+    if (made === undefined) {
+      made = (async () => {
+        const es = this.electedSession(s);
+        this.sessions.set(s.id, es);
+        try {
+          await es.start();
+        } catch (err) {
+          this.sessions.delete(s.id);
+          throw err;
+        }
+        this.logger.info({ session: s.id, template: s.field }, "dynamic session created from a template");
+        return es.runner ?? undefined;
+      })().finally(() => this.creating.delete(s.id));
+      this.creating.set(s.id, made);
+    }
+    return made;
+  }
+
   private electedSession(s: SessionConfig): ElectedSession {
     const log = this.logger;
     const store = this.stores.for(s, (outbound) => {
@@ -197,10 +339,11 @@ class RunningConnector implements Connector {
         log.debug({ session: s.id, seq: m.seq, msgType: m.msgType, ...(trace && { raw: fixText(m.bytes) }) }, "out");
       }
     });
+    this.sessionStores.set(s.id, store);
     return new ElectedSession({
       id: s.id,
       store,
-      elector: this.electors.for(s),
+      elector: this.electors.for(s, store.fenceEpoch),
       logger: log,
       logoutTimeoutMs: s.settings.LogoutTimeout * 1000,
       startRunner: (fenced) => this.startRunner(s, fenced),
@@ -329,6 +472,13 @@ class RunningConnector implements Connector {
     );
   }
 
+  /** A gRPC denial or admin action onto the bus (stream AUDIT, `audit.connector.<action>`); already logged. */
+  private publishAudit(e: AuditEvent): void {
+    this.bus
+      ?.publish([{ id: e.id, subject: auditSubject("connector", e.action), payload: Buffer.from(JSON.stringify(e)) }])
+      .catch((err: unknown) => this.logger.warn({ err, auditId: e.id }, "could not publish an audit event"));
+  }
+
   /** Metrics, the readiness service and an event on the bus for every change of leadership. */
   private onTransition(t: LeadershipTransition): void {
     const transition = t.leader ? "elected" : (t.reason ?? "stopped");
@@ -389,7 +539,9 @@ class RunningConnector implements Connector {
     // The ports close after the Logouts: closing an acceptor drops the sockets it accepted.
     await Promise.all(this.acceptors.map((a) => a.close()));
     await this.electors.close().catch((err: unknown) => this.logger.warn({ err }, "closing the election failed"));
-    await this.bus?.close().catch((err: unknown) => this.logger.warn({ err }, "closing the bus failed"));
+    if (this.bus !== this.sharedBus) {
+      await this.bus?.close().catch((err: unknown) => this.logger.warn({ err }, "closing the bus failed"));
+    }
     await this.stores.close().catch((err: unknown) => {
       failures.push(err);
       this.logger.error({ err }, "closing the store connection failed");
@@ -408,14 +560,6 @@ function serverTls(t: ServerTlsConfig): TlsOptions {
     requestCert: t.requireClientCert,
     rejectUnauthorized: t.requireClientCert,
   };
-}
-
-function grpcServerCredentials(t: ServerTlsConfig): ServerCredentials {
-  return ServerCredentials.createSsl(
-    t.ca !== undefined ? Buffer.from(t.ca) : null,
-    [{ cert_chain: Buffer.from(t.cert), private_key: Buffer.from(t.key.reveal()) }],
-    t.requireClientCert,
-  );
 }
 
 /** FIX bytes as a log shows them: SOH as `|`. */

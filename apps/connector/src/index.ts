@@ -3,6 +3,8 @@
  * sequence state. Read its configuration with `loadConfig`, run it with `startConnector`.
  */
 
+// The in-process event bus, for embedded callers (`fixmesh start`) that give one bus to every service.
+export { InProcessBus } from "@fixmesh/bus";
 // Built-in applications
 export { acceptanceApp } from "./apps/acceptance.js";
 // Configuration

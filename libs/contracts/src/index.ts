@@ -14,6 +14,7 @@ export {
 } from "./errors.js";
 
 // Generated messages, enums and service descriptors (src/gen, never edited by hand).
+export * from "./gen/fixmesh/v1/audit_pb.js";
 export * from "./gen/fixmesh/v1/errors_pb.js";
 export * from "./gen/fixmesh/v1/fix_pb.js";
 export * from "./gen/fixmesh/v1/orders_pb.js";

@@ -29,7 +29,14 @@ export type ElectorOptions =
       subscriber?: boolean | Redis;
       clientOptions?: RedisOptions;
     })
-  | (Timed & { kind: "lease"; api: LeaseApi | LeaseApiOptions; namespace: string; name: string });
+  | (Timed & {
+      kind: "lease";
+      api: LeaseApi | LeaseApiOptions;
+      namespace: string;
+      name: string;
+      /** The store's fence epoch: each new term's epoch is above it, even after the Lease was deleted. */
+      epochFloor?: (signal: AbortSignal) => Promise<number>;
+    });
 
 /** An elector of the kind asked for (not started). A RangeError names a bad timing or name. */
 export function createElector(opts: ElectorOptions): Elector {
@@ -58,6 +65,7 @@ export function createElector(opts: ElectorOptions): Elector {
         identity: opts.identity,
         leaseDurationMs: t.leaseDurationMs,
         clock: opts.clock,
+        epochFloor: opts.epochFloor,
       });
       return new LockElector(lock, { ...opts, timing: t });
     }

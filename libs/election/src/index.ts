@@ -30,7 +30,7 @@ export {
   type LeaseSpec,
   SERVICE_ACCOUNT_DIR,
 } from "./lease/lease-api.js";
-export { LeaseLock, type LeaseLockOptions } from "./lease/lease-lock.js";
+export { EPOCH_ANNOTATION, epochOf, LeaseLock, type LeaseLockOptions } from "./lease/lease-lock.js";
 export { type AcquireResult, AttemptTimeoutError, type LeaderLock } from "./lock.js";
 // Backends, and the campaign they share
 export { LockElector, type LockElectorOptions } from "./lock-elector.js";

@@ -1,7 +1,9 @@
 import type { Socket } from "node:net";
-import { type FieldList, type FixMessage, Framer, type FramerOptions } from "@fixmesh/fix";
+import { type FieldList, type FixMessage, Framer, type FramerOptions, Tag } from "@fixmesh/fix";
 import {
+  type CommitBatch,
   createSession,
+  type IdempotencyRecord,
   type MessageStore,
   nextDeadline,
   type OutboxEvent,
@@ -24,7 +26,27 @@ export interface SessionHandle {
   readonly id: string;
   readonly state: Readonly<SessionState>;
   /** Sends an application message; resolves with its MsgSeqNum once it is persisted (before it is on the wire). */
-  send(msgType: string, body: FieldList | Buffer | null, header?: FieldList): Promise<number>;
+  send(msgType: string, body: FieldList | Buffer | null, header?: FieldList, trace?: SendTrace): Promise<number>;
+}
+
+/**
+ * The trace context of one sent message. The engine knows nothing of OpenTelemetry: it carries the W3C
+ * `traceparent` string into the message's outbound event (NATS headers) and says when the bytes hit the wire.
+ */
+export interface SendTrace {
+  /** `00-<trace id>-<span id>-<flags>`: the header of the message's outbound event. */
+  readonly traceparent: string;
+  /** Called once the message's bytes were handed to the socket (after the store has them), with its MsgSeqNum. */
+  onWire?(seq: number): void;
+}
+
+/**
+ * Trace context for inbound messages (set with `SessionRunner.setTracing`): `inbound` is asked, for each message
+ * received and in sequence, before the application sees it, for the `traceparent` of its event — e.g. the trace
+ * of the order an ExecutionReport answers. Must be cheap: it runs for every inbound message.
+ */
+export interface SessionTracing {
+  inbound(msg: FixMessage): string | undefined;
 }
 
 export interface SessionApplication {
@@ -92,6 +114,14 @@ interface PendingBatch {
 interface SendRef {
   resolve(seq: number): void;
   reject(err: Error): void;
+  trace: SendTrace | undefined;
+  /** A client idempotency key, stored in the commit that persists the message (see CommitBatch.idempotency). */
+  idempotency?: { key: string; fingerprint: string };
+}
+
+interface ResetRef {
+  resolve(cycle: string): void;
+  reject(err: Error): void;
 }
 
 /** A send the session refused (not logged on, SAFE, …). */
@@ -137,6 +167,8 @@ export class SessionRunner implements SessionHandle {
   private io: Promise<void> = Promise.resolve();
   private openCommit: OpenCommit | null = null;
   private committedTarget = 0;
+  /** The SAFE reason the store holds (as far as this runner has asked it to). */
+  private storedSafe: string | null = null;
   private readonly inbox: SessionEvent[] = [];
   private draining = false;
   private closed = false;
@@ -146,6 +178,9 @@ export class SessionRunner implements SessionHandle {
   fenced: StaleEpochError | null = null;
   private readonly listeners = new Set<(n: SessionNotice) => void>();
   private readonly messageListeners = new Set<(msg: FixMessage, possDup: boolean) => void>();
+  private tracing: SessionTracing | null = null;
+  /** A PasswordTag other than 554 is masked in events too (554 and 925 always are). */
+  private readonly secretTags: readonly number[];
 
   private constructor(opts: SessionRunnerOptions, state: SessionState, cycle: string) {
     this.cycle = cycle;
@@ -161,6 +196,8 @@ export class SessionRunner implements SessionHandle {
     this.now = opts.now ?? Date.now;
     this.connectFn = opts.connect;
     this.committedTarget = state.nextTargetSeq;
+    this.storedSafe = state.safeReason;
+    this.secretTags = state.settings.PasswordTag === Tag.Password ? [] : [state.settings.PasswordTag];
   }
 
   /** Opens the store and builds the session. Initiators start connecting at once. */
@@ -189,6 +226,11 @@ export class SessionRunner implements SessionHandle {
     return () => this.messageListeners.delete(fn);
   }
 
+  /** Sets (or with null, removes) the source of trace context for inbound messages' events. */
+  setTracing(tracing: SessionTracing | null): void {
+    this.tracing = tracing;
+  }
+
   /** Called after every store commit (to wake the outbox publisher, and for the store-latency metric). */
   onCommit(fn: (c: CommitInfo) => void): () => void {
     this.commitListeners.add(fn);
@@ -204,7 +246,13 @@ export class SessionRunner implements SessionHandle {
     return this.socket !== null;
   }
 
-  send(msgType: string, body: FieldList | Buffer | null, header?: FieldList): Promise<number> {
+  send(
+    msgType: string,
+    body: FieldList | Buffer | null,
+    header?: FieldList,
+    trace?: SendTrace,
+    idempotency?: { key: string; fingerprint: string },
+  ): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       if (this.fenced) {
         reject(this.fenced);
@@ -214,7 +262,9 @@ export class SessionRunner implements SessionHandle {
         reject(new SessionAbortedError(`session ${this.id} is aborted`));
         return;
       }
-      this.dispatch({ type: "send", msgType, body, header, ref: { resolve, reject } satisfies SendRef });
+      const ref: SendRef = { resolve, reject, trace };
+      if (idempotency !== undefined) ref.idempotency = idempotency;
+      this.dispatch({ type: "send", msgType, body, header, ref });
     });
   }
 
@@ -228,6 +278,24 @@ export class SessionRunner implements SessionHandle {
   setSequences(nextSenderSeq: number | undefined, nextTargetSeq: number | undefined, reason: string): void {
     this.dispatch({ type: "setSequences", nextSenderSeq, nextTargetSeq, reason });
   }
+  /**
+   * Operator reset: a new store cycle with these sequence numbers (1 when not given). Resolves with the new cycle
+   * id once the store has it; rejects when the store refused it (`StaleEpochError`: a newer leader owns it).
+   */
+  resetSequences(next: { nextSenderSeq?: number; nextTargetSeq?: number }, reason: string): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      if (this.fenced) {
+        reject(this.fenced);
+        return;
+      }
+      if (this.closed) {
+        reject(new SessionAbortedError(`session ${this.id} is stopped`));
+        return;
+      }
+      const ref: ResetRef = { resolve, reject };
+      this.dispatch({ type: "resetSequences", ...next, reason, ref });
+    });
+  }
   clearSafe(reason: string): void {
     this.dispatch({ type: "clearSafe", reason });
   }
@@ -236,12 +304,20 @@ export class SessionRunner implements SessionHandle {
    * Hands an accepted socket to this (acceptor) session, with the framer that read its first bytes and what it
    * framed so far (the Logon that identified the session, and anything after it). Returns false when the
    * session already has a connection (duplicate identity: the first connection stays up).
+   *
+   * `refuseLogon`: the acceptor refused the Logon (credentials, address); the session answers it with a Logout
+   * carrying this text and disconnects, and nothing else the connection sent is looked at.
    */
-  attach(socket: Socket, framer: Framer, framed: FramedEvent[]): boolean {
+  attach(socket: Socket, framer: Framer, framed: FramedEvent[], opts: { refuseLogon?: string } = {}): boolean {
     if (this.socket !== null || this.closed || this.fenced) return false;
     this.framer = framer;
     this.bindSocket(socket, false);
     this.dispatch({ type: "connected" });
+    const first = framed[0];
+    if (opts.refuseLogon !== undefined && first?.type === "message") {
+      this.dispatch({ type: "refuseLogon", msg: first.msg, text: opts.refuseLogon });
+      return true;
+    }
     for (const ev of framed) {
       if (this.socket !== socket) break;
       this.dispatch(ev);
@@ -314,7 +390,18 @@ export class SessionRunner implements SessionHandle {
       return;
     }
     if (this.events && ev.type === "message") {
-      this.pending.events.push(messageEvent(this.id, this.cycle, "in", ev.msg, this.now(), this.eventPrefix));
+      this.pending.events.push(
+        messageEvent(
+          this.id,
+          this.cycle,
+          "in",
+          ev.msg,
+          this.now(),
+          this.eventPrefix,
+          this.secretTags,
+          this.tracing?.inbound(ev.msg),
+        ),
+      );
     }
     this.inbox.push(ev);
     if (this.draining) return;
@@ -332,6 +419,7 @@ export class SessionRunner implements SessionHandle {
     // The inbound checkpoint: messages received in this turn advance the expected number in the store with the
     // next commit, even when nothing is sent (one commit per event-loop turn, not per message).
     if (this.state.nextTargetSeq !== this.committedTarget && !this.state.storeResetting) this.queueFlush();
+    if (this.state.safeReason !== this.storedSafe && !this.aborted) this.persistSafe();
     this.armTimer(now);
   }
 
@@ -341,8 +429,21 @@ export class SessionRunner implements SessionHandle {
         if (a.persist) {
           const stored = { seq: a.seq, msgType: a.msgType, bytes: a.stored ?? a.bytes };
           this.pending.outbound.push(stored);
-          if (this.events)
-            this.pending.events.push(messageEvent(this.id, this.cycle, "out", stored, now, this.eventPrefix));
+          if (this.events) {
+            const trace = (a.ref as SendRef | undefined)?.trace;
+            this.pending.events.push(
+              messageEvent(
+                this.id,
+                this.cycle,
+                "out",
+                stored,
+                now,
+                this.eventPrefix,
+                this.secretTags,
+                trace?.traceparent,
+              ),
+            );
+          }
         }
         this.pending.wire.push(a.bytes);
         if (a.ref !== undefined) this.pending.refs.push({ ref: a.ref as SendRef, seq: a.seq });
@@ -390,16 +491,39 @@ export class SessionRunner implements SessionHandle {
           this.dispatch({ type: "resendData", begin: a.begin, end: a.end, messages });
         });
         return;
-      case "resetStore":
+      case "resetStore": {
+        const ref = a.ref as ResetRef | undefined;
         this.flushNow();
+        if (this.aborted) {
+          ref?.reject(new SessionAbortedError(`session ${this.id} is aborted`));
+          return;
+        }
         this.chain(async () => {
-          const fresh = await this.store.reset(now, { nextSenderSeq: a.nextSenderSeq, nextTargetSeq: a.nextTargetSeq });
+          let fresh: { cycle: string };
+          try {
+            fresh = await this.store.reset(now, { nextSenderSeq: a.nextSenderSeq, nextTargetSeq: a.nextTargetSeq });
+          } catch (err) {
+            ref?.reject(err instanceof Error ? err : new PersistFailedError(String(err)));
+            // A newer epoch owns the session: the same rule as a refused commit (no byte more, socket dropped).
+            if (err instanceof StaleEpochError)
+              this.onStoreFailure(err, { outbound: [], events: [], wire: [], refs: [] });
+            throw err;
+          }
           this.cycle = fresh.cycle;
           this.committedTarget = a.nextTargetSeq;
-          this.log?.info({ session: this.id, reason: a.reason }, "sequence numbers reset; new cycle");
+          this.log?.info(
+            { session: this.id, reason: a.reason, cycle: fresh.cycle },
+            "sequence numbers reset; new cycle",
+          );
           this.dispatch({ type: "storeReset" });
+          ref?.resolve(fresh.cycle);
         });
+        // An abort skips the task above: the caller still gets an answer (a no-op once the task has settled it).
+        if (ref !== undefined) {
+          this.io = this.io.then(() => ref.reject(new SessionAbortedError(`session ${this.id} is aborted`)));
+        }
         return;
+      }
       case "setStoreSequences":
         this.flushNow();
         this.chain(async () => {
@@ -411,6 +535,24 @@ export class SessionRunner implements SessionHandle {
         this.emit(a.notice);
         return;
     }
+  }
+
+  /**
+   * SAFE entered or cleared: recorded in the store (after what was produced before it), so that a restart or the
+   * next leader keeps the session SAFE until it is cleared.
+   */
+  private persistSafe(): void {
+    const reason = this.state.safeReason;
+    this.storedSafe = reason;
+    this.flushNow();
+    this.chain(async () => {
+      try {
+        await this.store.setSafe(reason);
+      } catch (err) {
+        if (err instanceof StaleEpochError) this.onStoreFailure(err, { outbound: [], events: [], wire: [], refs: [] });
+        throw err;
+      }
+    });
   }
 
   private emit(n: SessionNotice): void {
@@ -487,7 +629,19 @@ export class SessionRunner implements SessionHandle {
       try {
         if (batch.outbound.length > 0 || batch.events.length > 0 || !st.storeResetting) {
           const t0 = performance.now();
-          await this.store.commit({ outbound: batch.outbound, nextSenderSeq, nextTargetSeq, events: batch.events });
+          const commitBatch: CommitBatch = {
+            outbound: batch.outbound,
+            nextSenderSeq,
+            nextTargetSeq,
+            events: batch.events,
+          };
+          const keys: IdempotencyRecord[] = [];
+          for (const r of batch.refs) {
+            const k = r.ref.idempotency;
+            if (k !== undefined) keys.push({ key: k.key, fingerprint: k.fingerprint, seq: r.seq });
+          }
+          if (keys.length > 0) commitBatch.idempotency = keys;
+          await this.store.commit(commitBatch);
           const info: CommitInfo = {
             ms: performance.now() - t0,
             messages: batch.outbound.length,
@@ -500,10 +654,18 @@ export class SessionRunner implements SessionHandle {
         return;
       }
       // After an abort the socket is destroyed: a commit that was already on its way writes nothing.
-      if (batch.wire.length > 0 && socket !== null && !socket.destroyed && !this.aborted) {
-        socket.write(batch.wire.length === 1 ? batch.wire[0] : Buffer.concat(batch.wire));
+      const written = batch.wire.length > 0 && socket !== null && !socket.destroyed && !this.aborted;
+      if (written) socket.write(batch.wire.length === 1 ? batch.wire[0] : Buffer.concat(batch.wire));
+      for (const r of batch.refs) {
+        if (written && r.ref.trace?.onWire !== undefined) {
+          try {
+            r.ref.trace.onWire(r.seq);
+          } catch (err) {
+            this.log?.error({ session: this.id, err, seq: r.seq }, "send trace hook failed");
+          }
+        }
+        r.ref.resolve(r.seq);
       }
-      for (const r of batch.refs) r.ref.resolve(r.seq);
     }, true);
   }
 

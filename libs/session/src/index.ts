@@ -31,6 +31,7 @@ export { FileStore, type FileStoreOptions, FsyncPolicy, sessionDirName } from ".
 export { MemoryBacking, MemoryStore, type MemoryStoreOptions } from "./store/memory.js";
 export type {
   CommitBatch,
+  IdempotencyRecord,
   MessageStore,
   OutboxEntry,
   OutboxEvent,

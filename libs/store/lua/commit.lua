@@ -5,7 +5,9 @@
 -- ARGV[1] writer's epoch · ARGV[2] writer's cycle · ARGV[3] nextSenderSeq · ARGV[4] nextTargetSeq
 -- ARGV[5] retention as a ZREMRANGEBYRANK stop index ('-1001' keeps the newest 1000), '' for none
 -- ARGV[6] k, the number of events · ARGV[7] .. ARGV[6 + k] their bodies (outbox.ts), in order
--- ARGV[7 + k], ... seq, member pairs, seqs ascending
+-- ARGV[7 + k] j, the number of idempotency keys; when j > 0: now (ms), ttl (ms), most keys kept, then j key, value
+--   pairs (KEYS[4] the key → value hash, KEYS[5] the keys scored by when they were recorded)
+-- then seq, member pairs, seqs ascending
 local err = guard(KEYS[1], ARGV[1], ARGV[2])
 if err then
   return err
@@ -13,7 +15,11 @@ end
 local out = KEYS[2]
 local n = #ARGV
 local k = tonumber(ARGV[6])
-local m = 7 + k
+local j = tonumber(ARGV[7 + k])
+local m = 8 + k
+if j > 0 then
+  m = m + 3 + 2 * j
+end
 if n >= m then
   -- A seq stored again (after a SequenceReset to a lower seq) must replace its old message, whose member
   -- differs by its bytes: remove by score first, one ZREMRANGEBYSCORE per run of consecutive seqs (one per
@@ -57,6 +63,31 @@ if k > 0 then
   if #args > 0 then
     redis.call('ZADD', KEYS[3], unpack(args))
   end
+end
+if j > 0 then
+  -- Recorded with the messages they sent: a retry finds its key exactly when its message was persisted.
+  local now, ttl, max = tonumber(ARGV[8 + k]), tonumber(ARGV[9 + k]), tonumber(ARGV[10 + k])
+  local b = 11 + k
+  for i = b, b + 2 * j - 1, 2 do
+    redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
+    redis.call('ZADD', KEYS[5], ARGV[8 + k], ARGV[i])
+  end
+  -- Bounded in age and number: the oldest go first.
+  local old = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', '(' .. (now - ttl))
+  local over = redis.call('ZCARD', KEYS[5]) - #old - max
+  if over > 0 then
+    local more = redis.call('ZRANGE', KEYS[5], #old, #old + over - 1)
+    for _, key in ipairs(more) do
+      old[#old + 1] = key
+    end
+  end
+  for i = 1, #old, 1000 do
+    local slice = { unpack(old, i, math.min(i + 999, #old)) }
+    redis.call('HDEL', KEYS[4], unpack(slice))
+    redis.call('ZREM', KEYS[5], unpack(slice))
+  end
+  redis.call('PEXPIRE', KEYS[4], ARGV[9 + k])
+  redis.call('PEXPIRE', KEYS[5], ARGV[9 + k])
 end
 redis.call('HSET', KEYS[1], 'nextSenderSeq', ARGV[3], 'nextTargetSeq', ARGV[4])
 return 1

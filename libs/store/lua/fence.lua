@@ -2,7 +2,7 @@
 -- The same epoch again is accepted (a leader re-fencing after a reopen).
 -- KEYS[1] meta
 -- ARGV[1] epoch
--- Returns { nextSenderSeq, nextTargetSeq, cycle, creationTime, epoch }: the state the new leader takes over.
+-- Returns { nextSenderSeq, nextTargetSeq, cycle, creationTime, epoch, safe (nil unless SAFE) }: the state the new leader takes over.
 local meta = KEYS[1]
 local cur = redis.call('HGET', meta, 'epoch')
 if not cur then
@@ -14,4 +14,5 @@ end
 if ARGV[1] ~= cur then
   redis.call('HSET', meta, 'epoch', ARGV[1])
 end
-return redis.call('HMGET', meta, 'nextSenderSeq', 'nextTargetSeq', 'cycle', 'creationTime', 'epoch')
+return redis.call('HMGET', meta, 'nextSenderSeq', 'nextTargetSeq', 'cycle', 'creationTime', 'epoch',
+  'safe')

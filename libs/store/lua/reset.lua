@@ -3,7 +3,7 @@
 -- KEYS[1] meta · KEYS[2] the old cycle's log · KEYS[3] the new cycle's log
 -- ARGV[1] writer's epoch · ARGV[2] writer's (current) cycle · ARGV[3] new cycle · ARGV[4] creation time (ms)
 -- ARGV[5] nextSenderSeq · ARGV[6] nextTargetSeq
--- Returns { nextSenderSeq, nextTargetSeq, cycle, creationTime, epoch }.
+-- Returns { nextSenderSeq, nextTargetSeq, cycle, creationTime, epoch, safe (nil unless SAFE) }.
 local err = guard(KEYS[1], ARGV[1], ARGV[2])
 if err then
   return err
@@ -12,4 +12,5 @@ end
 redis.call('UNLINK', KEYS[2], KEYS[3])
 redis.call('HSET', KEYS[1], 'cycle', ARGV[3], 'creationTime', ARGV[4],
   'nextSenderSeq', ARGV[5], 'nextTargetSeq', ARGV[6])
-return redis.call('HMGET', KEYS[1], 'nextSenderSeq', 'nextTargetSeq', 'cycle', 'creationTime', 'epoch')
+return redis.call('HMGET', KEYS[1], 'nextSenderSeq', 'nextTargetSeq', 'cycle', 'creationTime', 'epoch',
+  'safe')

@@ -6,6 +6,8 @@
  *                                      outboxPos (the outbox position handed out last)
  *   <prefix>:{<session>}:out:<cycle>   sorted set: the outbound log of one cycle (see record.ts)
  *   <prefix>:{<session>}:outbox        sorted set: unacknowledged outbox events, across cycles (see outbox.ts)
+ *   <prefix>:{<session>}:idem          hash: client idempotency key → `<seq>:<fingerprint>` of the first send
+ *   <prefix>:{<session>}:idem-at       sorted set: the same keys scored by the ms they were recorded (for expiry)
  */
 
 export interface SessionKeys {
@@ -15,6 +17,9 @@ export interface SessionKeys {
   readonly meta: string;
   /** The outbox: events not yet acknowledged by the bus, of every cycle (a reset keeps it). */
   readonly outbox: string;
+  /** Send idempotency keys (hash) and when each was recorded (sorted set), bounded by the commit script. */
+  readonly idem: string;
+  readonly idemAt: string;
   /** A glob matching every key of the session (for tools and tests). */
   readonly pattern: string;
   /** The outbound log of `cycle`. */
@@ -40,6 +45,8 @@ export function sessionKeys(prefix: string, session: string): SessionKeys {
     tag,
     meta: `${base}:meta`,
     outbox: `${base}:outbox`,
+    idem: `${base}:idem`,
+    idemAt: `${base}:idem-at`,
     pattern: `${base.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}:*`,
     out: (cycle) => `${base}:out:${cycle}`,
   };

@@ -4,6 +4,7 @@ import {
   checkNow,
   checkPosition,
   checkSeq,
+  type IdempotencyRecord,
   MAX_SEQ,
   type MessageStore,
   newCycleId,
@@ -38,6 +39,12 @@ export interface RedisStoreOptions {
    * no limit within a cycle (a reset empties the log).
    */
   retention?: number;
+  /**
+   * Client idempotency keys recorded by commits (CommitBatch.idempotency): how long one is kept, in ms, and how
+   * many at most (the oldest go first). Defaults: 10 minutes, 100,000.
+   */
+  idempotencyTtlMs?: number;
+  idempotencyMaxKeys?: number;
   /** Only with a URL: ms a command may wait for its reply. Default 2,000 (REDIS_CLIENT_DEFAULTS). */
   commandTimeout?: number;
   /** Only with a URL: more ioredis options (TLS, username/password, db), applied over REDIS_CLIENT_DEFAULTS. */
@@ -75,6 +82,8 @@ export class RedisStore implements MessageStore {
   private cycle: string | undefined;
   /** Settles when the last open/fence/reset has; every operation is sent after it. */
   private gate: Promise<void> = Promise.resolve();
+  private readonly idemTtl: string;
+  private readonly idemMax: string;
   /** The owned client's last connection error, named in StoreUnavailableError (ioredis reports it as an event). */
   private lastConnectionError: Error | undefined;
 
@@ -83,6 +92,12 @@ export class RedisStore implements MessageStore {
     this.keys = sessionKeys(opts.prefix ?? "fixmesh", opts.session);
     if (opts.retention !== undefined) checkSeq("retention", opts.retention);
     this.retentionStop = opts.retention === undefined ? "" : String(-(opts.retention + 1));
+    const ttl = opts.idempotencyTtlMs ?? 10 * 60_000;
+    const max = opts.idempotencyMaxKeys ?? 100_000;
+    if (!Number.isSafeInteger(ttl) || ttl < 1) throw new RangeError(`idempotencyTtlMs must be ≥ 1, got ${ttl}`);
+    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`idempotencyMaxKeys must be ≥ 1, got ${max}`);
+    this.idemTtl = String(ttl);
+    this.idemMax = String(max);
     if (typeof opts.redis === "string") {
       const client = createRedisClient(opts.redis, {
         ...opts.clientOptions,
@@ -146,6 +161,12 @@ export class RedisStore implements MessageStore {
       String(events.length),
     ];
     for (const e of events) args.push(encodeEventBody(e));
+    const keys = batch.idempotency ?? [];
+    args.push(String(keys.length));
+    if (keys.length > 0) {
+      args.push(String(Date.now()), this.idemTtl, this.idemMax);
+      for (const k of keys) args.push(k.key, `${k.seq}:${k.fingerprint}`);
+    }
     if (outbound.length > 0) {
       const buf = Buffer.allocUnsafe(size);
       let at = 0;
@@ -163,11 +184,43 @@ export class RedisStore implements MessageStore {
           this.keys.meta,
           this.keys.out(cycle),
           this.keys.outbox,
+          this.keys.idem,
+          this.keys.idemAt,
           String(epoch),
           cycle,
           ...args,
         ),
       );
+    });
+  }
+
+  /**
+   * The client idempotency keys recorded by commits and not yet expired (a read: not fenced), oldest first with
+   * the ms each was recorded: what a new leader loads so that a retry of a send the previous one persisted gets
+   * the first answer instead of a second message.
+   */
+  async readIdempotency(): Promise<Array<IdempotencyRecord & { at: number }>> {
+    return this.later(async () => {
+      const since = Date.now() - Number(this.idemTtl);
+      const [scored, values] = await this.call("readIdempotency", this.epoch, async () => {
+        const reply = await this.redis
+          .multi()
+          .zrangebyscore(this.keys.idemAt, since, "+inf", "WITHSCORES")
+          .hgetall(this.keys.idem)
+          .exec();
+        if (reply === null) throw new Error("readIdempotency: transaction aborted");
+        for (const [err] of reply) if (err) throw err;
+        return [reply[0][1] as string[], reply[1][1] as Record<string, string>];
+      });
+      const out: Array<IdempotencyRecord & { at: number }> = [];
+      for (let i = 0; i + 1 < scored.length; i += 2) {
+        const key = scored[i];
+        const v = values[key];
+        const colon = v === undefined ? -1 : v.indexOf(":");
+        if (v === undefined || colon < 1) continue;
+        out.push({ key, seq: Number(v.slice(0, colon)), fingerprint: v.slice(colon + 1), at: Number(scored[i + 1]) });
+      }
+      return out;
     });
   }
 
@@ -241,6 +294,30 @@ export class RedisStore implements MessageStore {
       const state = this.parseState(reply);
       this.cycle = state.cycle;
       return state;
+    });
+  }
+
+  async setSafe(reason: string | null): Promise<void> {
+    return this.later(async () => {
+      const cycle = this.openCycle();
+      const epoch = this.epoch;
+      await this.call("setSafe", epoch, () =>
+        this.client.fixmeshStoreSetSafe(
+          this.keys.meta,
+          String(epoch),
+          cycle,
+          reason === null ? "0" : "1",
+          reason ?? "",
+        ),
+      );
+    });
+  }
+
+  /** The highest epoch that fenced the session (0 when none did, or when it has no state yet): a read. */
+  async currentEpoch(): Promise<number> {
+    return this.later(async () => {
+      const v = await this.call("currentEpoch", this.epoch, () => this.redis.hget(this.keys.meta, "epoch"));
+      return v === null ? 0 : Number(v);
     });
   }
 
@@ -364,6 +441,7 @@ export class RedisStore implements MessageStore {
       cycle: values[2],
       creationTime: Number(values[3]),
       epoch: Number(values[4]),
+      ...(typeof reply[5] === "string" && { safeReason: reply[5] }),
     };
   }
 }

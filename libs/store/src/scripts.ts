@@ -12,13 +12,20 @@ const dir = new URL("../lua/", import.meta.url);
 const read = (file: string) => readFileSync(new URL(file, dir), "utf8");
 const guard = read("guard.lua");
 
-/** Reply of the scripts that return a session's state: HMGET of the five meta fields. */
+/** Reply of the scripts that return a session's state: HMGET of the five meta fields and `safe`. */
 export type StateReply = (string | null)[];
 
 export interface StoreCommands {
   fixmeshStoreOpen(meta: string, cycle: string, now: string): Promise<StateReply>;
   fixmeshStoreFence(meta: string, epoch: string): Promise<StateReply>;
-  fixmeshStoreCommit(meta: string, out: string, outbox: string, ...args: (string | Buffer)[]): Promise<unknown>;
+  fixmeshStoreCommit(
+    meta: string,
+    out: string,
+    outbox: string,
+    idem: string,
+    idemAt: string,
+    ...args: (string | Buffer)[]
+  ): Promise<unknown>;
   fixmeshStoreAckOutbox(meta: string, outbox: string, epoch: string, cycle: string, upTo: string): Promise<unknown>;
   fixmeshStoreSetSequences(
     meta: string,
@@ -28,6 +35,7 @@ export interface StoreCommands {
     target: string,
   ): Promise<unknown>;
   fixmeshStoreTrim(meta: string, out: string, epoch: string, cycle: string, below: string): Promise<unknown>;
+  fixmeshStoreSetSafe(meta: string, epoch: string, cycle: string, safe: "0" | "1", reason: string): Promise<unknown>;
   fixmeshStoreReset(
     meta: string,
     oldOut: string,
@@ -44,10 +52,11 @@ export interface StoreCommands {
 const SCRIPTS: Record<keyof StoreCommands, { numberOfKeys: number; lua: string }> = {
   fixmeshStoreOpen: { numberOfKeys: 1, lua: read("open.lua") },
   fixmeshStoreFence: { numberOfKeys: 1, lua: read("fence.lua") },
-  fixmeshStoreCommit: { numberOfKeys: 3, lua: guard + read("commit.lua") },
+  fixmeshStoreCommit: { numberOfKeys: 5, lua: guard + read("commit.lua") },
   fixmeshStoreAckOutbox: { numberOfKeys: 2, lua: guard + read("ack-outbox.lua") },
   fixmeshStoreSetSequences: { numberOfKeys: 1, lua: guard + read("set-sequences.lua") },
   fixmeshStoreTrim: { numberOfKeys: 2, lua: guard + read("trim.lua") },
+  fixmeshStoreSetSafe: { numberOfKeys: 1, lua: guard + read("set-safe.lua") },
   fixmeshStoreReset: { numberOfKeys: 3, lua: guard + read("reset.lua") },
 };
 

@@ -4,7 +4,8 @@
  * under one of the container's mounts (Secret or ConfigMap keys; written to a temporary directory for the
  * parse). Then what the YAML and the manifests must agree on: ports, the Lease, the store.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ConnectorConfig, ConnectorConfigError, parseConfig } from "@fixmesh/connector";
@@ -86,8 +87,9 @@ function fileContent(objects: readonly K8sObject[], w: Workload, volumeName: str
   if (sourceKey === undefined) return new Error(`volume ${volumeName} does not project ${key}`);
   if (v.secret !== undefined) {
     const s = find(objects, "Secret", v.secret.secretName ?? "");
-    // A Secret created outside the manifests (prod): its keys are documented, not rendered.
-    if (s === undefined) return "secret created outside the manifests\n";
+    // A Secret created outside the manifests (prod): its keys are documented, not rendered. Certificate keys get
+    // a certificate made for the test, since the schema parses them (grpc.tls).
+    if (s === undefined) return standInCertificate(sourceKey) ?? "secret created outside the manifests\n";
     return dataOf(s, sourceKey) ?? new Error(`Secret ${v.secret.secretName} has no key ${sourceKey}`);
   }
   if (v.configMap !== undefined) {
@@ -96,6 +98,46 @@ function fileContent(objects: readonly K8sObject[], w: Workload, volumeName: str
     return dataOf(cm, sourceKey) ?? new Error(`ConfigMap ${v.configMap.name} has no key ${sourceKey}`);
   }
   return new Error(`volume ${volumeName} is neither a Secret nor a ConfigMap`);
+}
+
+let standIn: Record<string, string> | undefined;
+
+/**
+ * `tls.crt`, `tls.key`, `ca.crt` of a Secret created outside the manifests: a CA and a certificate it signed, made
+ * once per run with openssl (valid for a day), so the connector's schema can parse what the real Secret will hold.
+ */
+function standInCertificate(key: string): string | undefined {
+  if (key !== "tls.crt" && key !== "tls.key" && key !== "ca.crt") return undefined;
+  if (standIn === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), "fixmesh-k8s-cert-"));
+    try {
+      const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+      const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+      ssl("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=stand-in CA");
+      ssl("req", ...ec, "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=stand-in");
+      ssl(
+        "x509",
+        "-req",
+        "-in",
+        "tls.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "tls.crt",
+        "-days",
+        "1",
+      );
+      standIn = Object.fromEntries(
+        ["tls.crt", "tls.key", "ca.crt"].map((k) => [k, readFileSync(join(dir, k), "utf8")]),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return standIn[key];
 }
 
 /** Keys of the connector's YAML that name a file (`PasswordFile`, `passwordFile`, `certFile`, `caFile`, …). */
@@ -208,7 +250,16 @@ function agreement(
     problems.push(`${at}: grpc.port ${cfg.grpc.port} is not the container's grpc port ${port("grpc")}`);
   if (!anyHost(cfg.grpc.host))
     problems.push(`${at}: grpc.host ${cfg.grpc.host}: the probes and the Service cannot reach it`);
-  if (cfg.grpc.tls !== undefined) problems.push(`${at}: gRPC with TLS: the kubelet's grpc probes speak plaintext only`);
+  // The kubelet's grpc probes speak plaintext only: with TLS they need the health-only port.
+  const healthPort = (cfg.grpc as { healthPort?: number }).healthPort;
+  if (cfg.grpc.tls !== undefined && healthPort === undefined) {
+    problems.push(`${at}: gRPC with TLS and no grpc.healthPort: the kubelet's grpc probes speak plaintext only`);
+  }
+  if (healthPort !== undefined && healthPort !== port("grpc-health")) {
+    problems.push(
+      `${at}: grpc.healthPort ${healthPort} is not the container's grpc-health port ${port("grpc-health")}`,
+    );
+  }
   if (cfg.metrics.port !== port("metrics")) {
     problems.push(`${at}: metrics.port ${cfg.metrics.port} is not the container's metrics port ${port("metrics")}`);
   }
@@ -221,6 +272,14 @@ function agreement(
     problems.push(`${at}: store.kind ${cfg.store.kind}: two replicas need the shared, fenced Redis store`);
   }
   if (cfg.sessions.length !== 1) problems.push(`${at}: ${cfg.sessions.length} sessions; one Deployment per session`);
+  // The role label decides the probes, the PDB and the rollout (policy.ts): it must say what the session is.
+  const role = w.podLabels["fixmesh.io/fix-role"];
+  const isAcceptor = cfg.sessions.some((s) => s.acceptor !== undefined);
+  if ((role === "acceptor") !== isAcceptor) {
+    problems.push(
+      `${at}: pods labelled fixmesh.io/fix-role=${role}, but its session is an ${isAcceptor ? "acceptor" : "initiator"}`,
+    );
+  }
   if (election === undefined) {
     problems.push(`${at}: no election section: both replicas would run the session`);
     return problems;

@@ -3,6 +3,8 @@
  * into objects.
  */
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import type { K8sObject } from "./objects.js";
 
@@ -55,6 +57,12 @@ export interface Rendered {
 
 /** `kubectl kustomize DIR`, parsed. Throws with kustomize's message when it fails. */
 export function kustomize(dir: string): Rendered {
+  // An overlay whose secretGenerator reads development certificates makes them first (never committed).
+  const makeCerts = join(dir, "make-dev-certs.sh");
+  if (existsSync(makeCerts)) {
+    const g = spawnSync("bash", [makeCerts], { encoding: "utf8" });
+    if (g.status !== 0) throw new Error(`${makeCerts} failed: ${g.stderr || g.stdout}`);
+  }
   const r = spawnSync("kubectl", ["kustomize", dir], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (r.error !== undefined) throw r.error;
   if (r.status !== 0) throw new Error(`kubectl kustomize ${dir} failed:\n${r.stderr}`);

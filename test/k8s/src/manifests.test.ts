@@ -84,7 +84,7 @@ for (const overlay of OVERLAYS) {
       none(imageProblems(objects(), overlay.env), "images");
     });
 
-    test("each connector Deployment has 2 replicas, anti-affinity, a PDB with minAvailable 1 and gRPC health probes", (t) => {
+    test("each connector Deployment has 2 replicas, anti-affinity, a PDB, gRPC health probes (readiness on fixmesh.leader for acceptors) and a rollout that can finish", (t) => {
       const o = objects();
       none(connectorProblems(o, overlay.env), "connector Deployments");
       t.diagnostic(

@@ -30,9 +30,10 @@ function fixture(): K8sObject[] {
       metadata: { name: "connector-a", namespace: "fixmesh", labels },
       spec: {
         replicas: 2,
+        strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
         selector: { matchLabels: labels },
         template: {
-          metadata: { labels },
+          metadata: { labels: { ...labels, "fixmesh.io/fix-role": "initiator" } },
           spec: {
             serviceAccountName: "connector-a",
             securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: "RuntimeDefault" } },
@@ -141,6 +142,82 @@ describe("a correct connector", () => {
       ],
       [],
     );
+  });
+});
+
+/** The fixture turned into an acceptor session's connector as k8s/base/connector/acceptor makes it. */
+function acceptorFixture(): K8sObject[] {
+  const o = fixture();
+  const d = deployment(o);
+  d.spec.template.metadata.labels["fixmesh.io/fix-role"] = "acceptor";
+  d.spec.strategy.rollingUpdate.maxUnavailable = 2;
+  const c = container(o);
+  c.readinessProbe = { grpc: { port: 50051, service: "fixmesh.leader" }, periodSeconds: 1, failureThreshold: 1 };
+  c.lifecycle = { preStop: { exec: { command: ["node", "-e", "setTimeout(() => {}, 15000)"] } } };
+  (o[1] as Mutable).spec.minAvailable = 0;
+  return o;
+}
+
+describe("a correct acceptor connector (readiness follows leadership)", () => {
+  test("passes every check", async () => {
+    const o = acceptorFixture();
+    assert.deepEqual(
+      [
+        ...containerProblems(o),
+        ...connectorProblems(o, "prod"),
+        ...(await validateAgainstSchemas(o)),
+        ...typeCheckObjects(o),
+      ],
+      [],
+    );
+  });
+});
+
+describe("the checks catch, for an acceptor session", () => {
+  test('readiness on service "": the FIX Service would route to the standby', () => {
+    const o = acceptorFixture();
+    container(o).readinessProbe.grpc.service = undefined;
+    assert.match(
+      connectorProblems(o, "prod").join("\n"),
+      /readinessProbe asks for health service "", not "fixmesh.leader"/,
+    );
+  });
+
+  test("liveness or startup on fixmesh.leader: the standby would be restarted forever", () => {
+    const o = acceptorFixture();
+    container(o).livenessProbe.grpc.service = "fixmesh.leader";
+    container(o).startupProbe.grpc.service = "fixmesh.leader";
+    const p = connectorProblems(o, "prod").join("\n");
+    assert.match(p, /livenessProbe asks for health service "fixmesh.leader", not ""/);
+    assert.match(p, /startupProbe asks for health service "fixmesh.leader", not ""/);
+  });
+
+  test("a PDB minAvailable 1, which would block every drain of the leader's node", () => {
+    const o = acceptorFixture();
+    (o[1] as Mutable).spec.minAvailable = 1;
+    assert.match(connectorProblems(o, "prod").join("\n"), /minAvailable is 1, not 0 \(only the leader/);
+  });
+
+  test("maxUnavailable below the replicas (a rollout that never finishes), no preStop delay, a slow readiness probe", () => {
+    const o = acceptorFixture();
+    deployment(o).spec.strategy.rollingUpdate.maxUnavailable = 1;
+    container(o).lifecycle = undefined;
+    container(o).readinessProbe.periodSeconds = 5;
+    const p = connectorProblems(o, "prod").join("\n");
+    assert.match(p, /maxUnavailable 1: with only the leader ready a rollout never finishes unless it is at least 2/);
+    assert.match(p, /no preStop delay/);
+    assert.match(p, /readiness probed every 5 s/);
+  });
+
+  test("an initiator whose readiness follows leadership, or without a role label", () => {
+    const o = fixture();
+    container(o).readinessProbe.grpc.service = "fixmesh.leader";
+    assert.match(
+      connectorProblems(o, "prod").join("\n"),
+      /readinessProbe asks for health service "fixmesh.leader", not "" \(an initiator's standby must stay ready\)/,
+    );
+    deployment(o).spec.template.metadata.labels["fixmesh.io/fix-role"] = undefined;
+    assert.match(connectorProblems(o, "prod").join("\n"), /no fixmesh.io\/fix-role label/);
   });
 });
 

@@ -2,6 +2,7 @@
  * Our own rules for the rendered manifests, beyond what the schemas say. Each check returns the problems it
  * found, one readable line each (empty: none), so a test can show them all at once.
  */
+import type { IDeploymentStrategy } from "kubernetes-models/apps/v1/DeploymentStrategy";
 import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import type { IRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
 import type { IRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
@@ -113,10 +114,20 @@ export function imageProblems(objects: readonly K8sObject[], env: "dev" | "prod"
   return problems;
 }
 
+/** The connector's grpc.health.v1 service that is SERVING only on the session's leader. */
+export const LEADER_HEALTH_SERVICE = "fixmesh.leader";
+
 /**
- * Each connector Deployment: 2 replicas; a PodDisruptionBudget with minAvailable 1 selecting its pods and no
- * other session's; anti-affinity on the node between its own replicas; startup, liveness and readiness probes on
- * the gRPC health service at its `grpc` port; a selector no other connector Deployment overlaps.
+ * Each connector Deployment: 2 replicas; a PodDisruptionBudget selecting its pods and no other session's;
+ * anti-affinity on the node between its own replicas; startup, liveness and readiness probes on the gRPC health
+ * service at its `grpc-health` port (else `grpc`); a selector no other connector Deployment overlaps; a `fixmesh.io/fix-role` pod label.
+ *
+ * Initiators (both replicas ready, leader or standby): readiness on service "", PDB minAvailable 1, rolling updates
+ * that start a new standby first (maxUnavailable 0). Acceptors (readiness follows leadership, so the FIX Service
+ * routes to the leader only): readiness on `fixmesh.leader`, probed at least every 2 s; since only one pod is ever
+ * ready, a PDB minAvailable 0 (1 would block every drain of the leader's node), maxUnavailable ≥ the replicas (less
+ * never finishes a rollout) and a preStop delay that keeps the old leader leading while the new pods start.
+ * Startup and liveness stay on "" for both: a standby is healthy.
  */
 export function connectorProblems(objects: readonly K8sObject[], env: "dev" | "prod"): string[] {
   const problems: string[] = [];
@@ -128,10 +139,23 @@ export function connectorProblems(objects: readonly K8sObject[], env: "dev" | "p
     const session = w.podLabels["fixmesh.io/session"];
     if (session === undefined) problems.push(`${at}: pods have no fixmesh.io/session label`);
     if (w.replicas !== 2) problems.push(`${at}: ${w.replicas ?? "no"} replicas, not 2`);
+    const role = w.podLabels["fixmesh.io/fix-role"];
+    const acceptor = role === "acceptor";
+    if (role !== "acceptor" && role !== "initiator") {
+      problems.push(`${at}: pods have no fixmesh.io/fix-role label (acceptor or initiator), got ${role}`);
+    }
     const own = pdbs.filter((p) => selects(p.spec?.selector, w.podLabels));
     if (own.length !== 1) problems.push(`${at}: ${own.length} PodDisruptionBudgets select its pods, not 1`);
     for (const p of own) {
-      if (p.spec?.minAvailable !== 1) problems.push(`${ref(p)}: minAvailable is ${p.spec?.minAvailable}, not 1`);
+      const want = acceptor ? 0 : 1;
+      if (p.spec?.minAvailable !== want) {
+        problems.push(
+          `${ref(p)}: minAvailable is ${p.spec?.minAvailable}, not ${want}` +
+            (acceptor
+              ? " (only the leader of an acceptor session is ready: 1 would block every drain of its node)"
+              : ""),
+        );
+      }
       for (const other of connectors) {
         if (other !== w && selects(p.spec?.selector, other.podLabels)) {
           problems.push(`${ref(p)}: also selects ${ref(other.object)}'s pods`);
@@ -164,14 +188,50 @@ export function connectorProblems(objects: readonly K8sObject[], env: "dev" | "p
     const container = w.pod.containers.find((c) => c.name === "connector") ?? w.pod.containers[0];
     const grpcPort = (container.ports ?? []).find((p) => p.name === "grpc")?.containerPort;
     if (grpcPort === undefined) problems.push(`${at}: no container port named grpc`);
+    // With TLS on gRPC the probes go to the plaintext health-only port (grpc.healthPort), named grpc-health.
+    const probePort = (container.ports ?? []).find((p) => p.name === "grpc-health")?.containerPort ?? grpcPort;
     for (const [name, probe] of [
       ["startupProbe", container.startupProbe],
       ["livenessProbe", container.livenessProbe],
       ["readinessProbe", container.readinessProbe],
     ] as const) {
       if (probe?.grpc === undefined) problems.push(`${at}: ${name} is not a grpc probe`);
-      else if (probe.grpc.port !== grpcPort)
-        problems.push(`${at}: ${name} is on port ${probe.grpc.port}, not ${grpcPort}`);
+      else if (probe.grpc.port !== probePort)
+        problems.push(`${at}: ${name} is on port ${probe.grpc.port}, not ${probePort}`);
+      const service = probe?.grpc?.service ?? "";
+      const wanted = acceptor && name === "readinessProbe" ? LEADER_HEALTH_SERVICE : "";
+      if (probe?.grpc !== undefined && service !== wanted) {
+        problems.push(
+          `${at}: ${name} asks for health service "${service}", not "${wanted}"` +
+            (wanted === ""
+              ? name === "readinessProbe"
+                ? " (an initiator's standby must stay ready)"
+                : " (a standby is healthy: it must not be restarted or held back)"
+              : " (the FIX Service must route to the leader only)"),
+        );
+      }
+    }
+    const rolling = (w.object.spec as { strategy?: IDeploymentStrategy } | undefined)?.strategy?.rollingUpdate;
+    const maxUnavailable = rolling?.maxUnavailable;
+    if (acceptor) {
+      const replicas = w.replicas ?? 1;
+      const all = typeof maxUnavailable === "number" ? maxUnavailable >= replicas : maxUnavailable === "100%";
+      if (!all) {
+        problems.push(
+          `${at}: rollingUpdate.maxUnavailable ${maxUnavailable}: with only the leader ready a rollout never finishes unless it is at least ${replicas}`,
+        );
+      }
+      const readiness = container.readinessProbe;
+      if ((readiness?.periodSeconds ?? 10) > 2 || (readiness?.failureThreshold ?? 3) > 2) {
+        problems.push(
+          `${at}: readiness probed every ${readiness?.periodSeconds ?? 10} s × ${readiness?.failureThreshold ?? 3}: the FIX Service would lag a failover`,
+        );
+      }
+      if (container.lifecycle?.preStop === undefined) {
+        problems.push(`${at}: no preStop delay: a rollout would stop the old leader before a new standby is up`);
+      }
+    } else if (maxUnavailable !== 0) {
+      problems.push(`${at}: rollingUpdate.maxUnavailable ${maxUnavailable}, not 0 (a new standby first)`);
     }
     if (w.pod.automountServiceAccountToken === false)
       problems.push(`${at}: no service account token (the Lease needs it)`);

@@ -314,7 +314,10 @@ describe("config: environment overrides and flags", () => {
       "sessions: [{ BeginString: FIX.4.4, SenderCompID: A, TargetCompID: B, ConnectionType: initiator, initiator: { hosts: [{ host: h, port: 1 }] } }]",
       { port: 5001 },
     );
-    assert.deepEqual(p, ["acceptors[0].port: --port needs an entry in acceptors"]);
+    assert.deepEqual(p, [
+      "--port: sets the port of the first acceptor (acceptors[0]), and this configuration has no acceptors: its " +
+        "sessions are initiators, which connect out and listen on nothing. Remove --port, or add an acceptor",
+    ]);
   });
 });
 

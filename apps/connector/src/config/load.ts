@@ -98,7 +98,21 @@ export function parseConfig(
       if (v === undefined || v === "") continue;
       override(raw, o.path, o.isPath ? resolve(cwd, v) : v, o.name, origins, early);
     }
-    if (opts.port !== undefined) override(raw, ["acceptors", 0, "port"], String(opts.port), "--port", origins, early);
+    if (opts.port !== undefined) {
+      const acceptors = raw.acceptors;
+      if (Array.isArray(acceptors) && acceptors.length > 0) {
+        override(raw, ["acceptors", 0, "port"], String(opts.port), "--port", origins, early);
+      } else {
+        // Refused rather than ignored: whoever passes --port expects a listener, and an initiator opens none.
+        early.push(
+          new ConfigError(
+            "--port",
+            "sets the port of the first acceptor (acceptors[0]), and this configuration has no acceptors: its " +
+              "sessions are initiators, which connect out and listen on nothing. Remove --port, or add an acceptor",
+          ),
+        );
+      }
+    }
   }
 
   const schema = connectorSchema({ env, baseDir: opts.baseDir ?? cwd, cwd, origins });

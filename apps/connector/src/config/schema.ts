@@ -9,7 +9,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import type { ConnectionOptions } from "node:tls";
 import { defaultIdentity, JITTER_FACTOR, SERVICE_ACCOUNT_DIR } from "@fixmesh/election";
-import type { HostPort } from "@fixmesh/engine";
+import { AddressAllowList, AddressListError, type HostPort } from "@fixmesh/engine";
 import {
   applVerIdToBeginString,
   type Dictionary,
@@ -18,6 +18,15 @@ import {
   loadDictionaryExtension,
   type ValidationOptions,
 } from "@fixmesh/fix";
+import {
+  type GrpcSecurityConfig,
+  grpcSecurityFields,
+  type ParsedHash,
+  PasswordHashError,
+  parsePasswordHash,
+  resolveGrpcSecurity,
+  tlsConnectOptions,
+} from "@fixmesh/security";
 import {
   ConfigError,
   FsyncPolicy,
@@ -59,13 +68,8 @@ export interface ServerTlsConfig {
 /** TLS for an outgoing connection (FIX initiator, Redis, NATS). The peer's certificate and host name are always verified. */
 /** The node:tls options of a client TLS configuration (FIX initiator, Redis, NATS, Lease API). */
 export function clientTlsOptions(t: ClientTlsConfig): ConnectionOptions {
-  return {
-    ...(t.ca !== undefined && { ca: t.ca }),
-    ...(t.cert !== undefined && { cert: t.cert }),
-    ...(t.key && { key: t.key.reveal() }),
-    ...(t.passphrase && { passphrase: t.passphrase.reveal() }),
-    ...(t.servername !== undefined && { servername: t.servername }),
-  };
+  // One mapping for every outgoing link (@fixmesh/security): chain and host name verified, optional key pins.
+  return tlsConnectOptions(t);
 }
 
 export interface ClientTlsConfig {
@@ -75,6 +79,8 @@ export interface ClientTlsConfig {
   passphrase?: Secret;
   /** The name to verify the peer's certificate against, when it is not the host connected to. */
   servername?: string;
+  /** Accept only a peer whose public key hashes to one of these (base64 SHA-256 of the SubjectPublicKeyInfo). */
+  pinSha256?: string[];
 }
 
 export interface AcceptorConfig {
@@ -85,6 +91,22 @@ export interface AcceptorConfig {
   tls?: ServerTlsConfig;
   /** Seconds a new connection has to send its Logon. */
   logonTimeout: number;
+  /** Source addresses allowed to connect (checked at accept); undefined: any. */
+  allowFrom?: AddressAllowList;
+  /** At most this many open connections from one source address. */
+  maxConnectionsPerAddress?: number;
+}
+
+/** How an acceptor session checks its counterparty's Logon (`sessions[i].auth`). */
+export interface LogonAuthConfig {
+  /** The Username (UsernameTag, 553) the Logon must carry; undefined: not checked. */
+  username?: string;
+  /** The scrypt hash the Logon's Password (PasswordTag, 554) must match; undefined: no password asked. */
+  passwordHash?: ParsedHash;
+  /** Addresses this session may log on from (on top of the acceptor's `allowFrom`). */
+  allowFrom?: AddressAllowList;
+  /** A client certificate (chained to the port's caFile) whose CN or URI/DNS SAN is this must be presented. */
+  certificateSubject?: string;
 }
 
 export interface InitiatorConfig {
@@ -113,7 +135,17 @@ export interface SessionConfig {
   initiator?: InitiatorConfig;
   /** Acceptor sessions: the index in `acceptors` of the port that serves the session. */
   acceptor?: number;
+  /** Acceptor sessions: the Logon check. */
+  auth?: LogonAuthConfig;
+  /**
+   * AcceptorTemplate: Y — a template, not a session: its SenderCompID and/or TargetCompID may be `*` (any), and
+   * a Logon matching it on its acceptor port creates a session with the Logon's CompIDs and these settings.
+   */
+  template?: true;
 }
+
+/** A template's CompID that matches any (AcceptorTemplate). */
+export const COMP_ID_WILDCARD = "*";
 
 export interface RedisConfig {
   /** Without credentials: a password found in REDIS_URL is moved to `password`. */
@@ -142,6 +174,10 @@ export interface NatsConfig {
   subjectPrefix: string;
   user?: string;
   password?: Secret;
+  /** Other ways to authenticate (one of them, or user/password): a token, a user nkey seed, a creds file. */
+  token?: Secret;
+  nkeySeed?: Secret;
+  creds?: Secret;
   tls?: ClientTlsConfig;
 }
 
@@ -195,7 +231,8 @@ export interface ConnectorConfig {
   store: StoreConfig;
   acceptors: AcceptorConfig[];
   sessions: SessionConfig[];
-  grpc: ListenConfig & { tls?: ServerTlsConfig };
+  /** gRPC: where it listens, and its security (TLS files, policy, JWT, limits: see @fixmesh/security). */
+  grpc: ListenConfig & GrpcSecurityConfig;
   metrics: ListenConfig;
   nats: NatsConfig;
   election: ElectionConfig;
@@ -358,6 +395,8 @@ const serverTlsSchema = strict({
   ...tlsRefusals,
 });
 
+const PIN = /^[A-Za-z0-9+/]{43}=$/;
+
 const clientTlsSchema = strict({
   caFile: text.optional(),
   certFile: text.optional(),
@@ -365,6 +404,16 @@ const clientTlsSchema = strict({
   passphraseFile: text.optional(),
   passphraseEnv: envName.optional(),
   servername: text.optional(),
+  /** Public-key pins: base64 SHA-256 of the peer's SubjectPublicKeyInfo (`fixmesh cert-pin FILE`). */
+  pinSha256: z
+    .array(
+      z.string({ error: got("must be text") }).regex(PIN, {
+        error: got("must be a base64 SHA-256 of a public key (44 characters ending in =, see fixmesh cert-pin)"),
+      }),
+      { error: got("must be a list of pins") },
+    )
+    .min(1, { error: "must list at least one pin (or leave pinSha256 out)" })
+    .optional(),
   ...tlsRefusals,
 });
 
@@ -442,6 +491,23 @@ const SESSION_KEYS = {
   }),
   acceptor: z.union([whole(0), text], { error: got("must be the name or the index of an entry of acceptors") }),
   application: z.enum(APPLICATIONS),
+  /**
+   * QuickFIX's AcceptorTemplate: not a session but the template of sessions created when a Logon arrives whose
+   * CompIDs match it (`*` in SenderCompID or TargetCompID matches any).
+   */
+  AcceptorTemplate: flag,
+  /** Acceptor sessions: how the counterparty's Logon is checked. */
+  auth: strict({
+    username: text.optional(),
+    passwordHash: text.optional(),
+    passwordHashFile: text.optional(),
+    passwordHashEnv: envName.optional(),
+    allowFrom: z.array(text, { error: got("must be a list of addresses or CIDRs") }).optional(),
+    certificateSubject: text.optional(),
+    password: refuse(
+      "a password is not kept in the config: give passwordHash (or passwordHashFile/passwordHashEnv), made by `fixmesh hash-password`",
+    ),
+  }),
 };
 
 function allOptional<T extends Record<string, z.ZodType>>(shape: T): { [K in keyof T]: z.ZodOptional<T[K]> } {
@@ -459,6 +525,9 @@ const acceptorSchema = strict({
   port,
   tls: serverTlsSchema.optional(),
   logonTimeout: atLeast(0, false).default(10),
+  /** Source addresses allowed to connect (IPv4/IPv6 CIDRs or addresses); others are closed at accept. */
+  allowFrom: z.array(text, { error: got("must be a list of addresses or CIDRs") }).optional(),
+  maxConnectionsPerAddress: whole(1).optional(),
 });
 
 const redisSchema = strict({
@@ -487,6 +556,14 @@ const natsSchema = strict({
   password: refuse(literalSecret("passwordFile", "passwordEnv")),
   passwordFile: text.optional(),
   passwordEnv: envName.optional(),
+  token: refuse(literalSecret("tokenFile", "tokenEnv")),
+  tokenFile: text.optional(),
+  tokenEnv: envName.optional(),
+  nkeySeed: refuse(literalSecret("nkeySeedFile", "nkeySeedEnv")),
+  nkeySeedFile: text.optional(),
+  nkeySeedEnv: envName.optional(),
+  /** A `.creds` file (user JWT and nkey seed), as `nsc` writes it. */
+  credsFile: text.optional(),
   tls: clientTlsSchema.optional(),
 });
 
@@ -544,7 +621,7 @@ export function connectorSchema(ctx: SchemaContext) {
     sessions: z.array(sessionSchema, { error: got("must be a list of sessions") }).min(1, {
       error: "must list at least one session",
     }),
-    grpc: strict({ ...listenSchema(50051), tls: serverTlsSchema.optional() }).prefault({}),
+    grpc: strict({ ...listenSchema(50051), ...grpcSecurityFields }).prefault({}),
     metrics: strict(listenSchema(9464)).prefault({}),
     nats: natsSchema.prefault({}),
     election: electionSchema.prefault({}),
@@ -569,7 +646,13 @@ export function connectorSchema(ctx: SchemaContext) {
       ids.set(sc.id, i);
       sessions.push(sc);
     });
-    const grpcTls = raw.grpc.tls === undefined ? undefined : r.serverTls(raw.grpc.tls, ["grpc", "tls"]);
+    // Plaintext only on loopback, TLS only with a policy; the certificate and policy files are checked here too.
+    const grpcSecurity = resolveGrpcSecurity(raw.grpc, {
+      host: raw.grpc.host,
+      baseDir: ctx.baseDir,
+      at: ["grpc"],
+      issue: (path, message) => r.issue(path, message),
+    });
     const storeRedis = r.redis(raw.store.redis);
     return {
       source: "",
@@ -587,7 +670,7 @@ export function connectorSchema(ctx: SchemaContext) {
       },
       acceptors,
       sessions,
-      grpc: { host: raw.grpc.host, port: raw.grpc.port, ...(grpcTls && { tls: grpcTls }) },
+      grpc: { host: raw.grpc.host, port: raw.grpc.port, ...grpcSecurity },
       metrics: { host: raw.metrics.host, port: raw.metrics.port },
       nats: r.nats(raw.nats),
       election: r.election(raw.election, raw.sessions.length, raw.store.kind, storeRedis),
@@ -696,17 +779,76 @@ class Resolver {
     );
     if (passphrase) out.passphrase = passphrase;
     if (t.servername !== undefined) out.servername = t.servername;
+    if (t.pinSha256 !== undefined) out.pinSha256 = [...t.pinSha256];
     return out;
   }
 
   acceptor(a: z.output<typeof acceptorSchema>, i: number): AcceptorConfig {
     const tls = a.tls === undefined ? undefined : this.serverTls(a.tls, ["acceptors", i, "tls"]);
+    const allowFrom =
+      a.allowFrom === undefined ? undefined : this.allowList(a.allowFrom, ["acceptors", i, "allowFrom"]);
     return {
       host: a.host,
       port: a.port,
       logonTimeout: a.logonTimeout,
       ...(a.name !== undefined && { name: a.name }),
       ...(tls && { tls }),
+      ...(allowFrom && { allowFrom }),
+      ...(a.maxConnectionsPerAddress !== undefined && { maxConnectionsPerAddress: a.maxConnectionsPerAddress }),
+    };
+  }
+
+  /** An allow-list of CIDRs; a bad entry is reported at its own index. */
+  allowList(cidrs: string[], at: Path): AddressAllowList | undefined {
+    let ok = true;
+    cidrs.forEach((c, i) => {
+      try {
+        AddressAllowList.parse([c]);
+      } catch (e) {
+        if (!(e instanceof AddressListError)) throw e;
+        this.issue([...at, i], e.reason);
+        ok = false;
+      }
+    });
+    return ok ? AddressAllowList.parse(cidrs) : undefined;
+  }
+
+  /** An acceptor session's Logon check: the hash read and checked (never shown in a message), the CIDRs parsed. */
+  logonAuth(x: NonNullable<SessionInput["auth"]>, at: Path): LogonAuthConfig | undefined {
+    const before = this.issues;
+    const given = [x.passwordHash, x.passwordHashFile, x.passwordHashEnv].filter((v) => v !== undefined).length;
+    if (given > 1) this.issue([...at, "passwordHash"], "give one of passwordHash, passwordHashFile, passwordHashEnv");
+    let hashText = x.passwordHash;
+    if (x.passwordHash === undefined) {
+      const s = this.secret(
+        at,
+        { file: "passwordHashFile", env: "passwordHashEnv" },
+        { file: x.passwordHashFile, env: x.passwordHashEnv },
+      );
+      hashText = s?.reveal();
+    }
+    let passwordHash: ParsedHash | undefined;
+    if (hashText !== undefined) {
+      try {
+        passwordHash = parsePasswordHash(hashText);
+      } catch (e) {
+        if (!(e instanceof PasswordHashError)) throw e;
+        const key =
+          x.passwordHash !== undefined
+            ? "passwordHash"
+            : x.passwordHashFile !== undefined
+              ? "passwordHashFile"
+              : "passwordHashEnv";
+        this.issue([...at, key], e.message);
+      }
+    }
+    const allowFrom = x.allowFrom === undefined ? undefined : this.allowList(x.allowFrom, [...at, "allowFrom"]);
+    if (this.issues !== before) return undefined;
+    return {
+      ...(x.username !== undefined && { username: x.username }),
+      ...(passwordHash && { passwordHash }),
+      ...(allowFrom && { allowFrom }),
+      ...(x.certificateSubject !== undefined && { certificateSubject: x.certificateSubject }),
     };
   }
 
@@ -923,6 +1065,28 @@ class Resolver {
       if (password) out.password = password;
     }
     if (tls) out.tls = tls;
+    const token = this.secret(at, { file: "tokenFile", env: "tokenEnv" }, { file: x.tokenFile, env: x.tokenEnv });
+    const nkeySeed = this.secret(
+      at,
+      { file: "nkeySeedFile", env: "nkeySeedEnv" },
+      { file: x.nkeySeedFile, env: x.nkeySeedEnv },
+    );
+    const creds = this.secret(at, { file: "credsFile", env: "credsEnv" }, { file: x.credsFile });
+    const methods = [
+      out.password !== undefined && "user/password",
+      token && "tokenFile/tokenEnv",
+      nkeySeed && "nkeySeedFile/nkeySeedEnv",
+      creds && "credsFile",
+    ].filter((m): m is string => typeof m === "string");
+    if (methods.length > 1) this.issue(at, `give one way to authenticate, got ${methods.join(" and ")}`);
+    if (out.password !== undefined && out.user === undefined)
+      this.issue([...at, "user"], "is required with a password");
+    if (nkeySeed !== undefined && !/^SU[A-Z2-7]{56}$/.test(nkeySeed.reveal().trim())) {
+      this.issue([...at, "nkeySeedFile"], "does not hold a user nkey seed (58 characters starting with SU)");
+    }
+    if (token) out.token = token;
+    if (nkeySeed) out.nkeySeed = nkeySeed;
+    if (creds) out.creds = creds;
     return out;
   }
 
@@ -1015,6 +1179,20 @@ class Resolver {
       if (m.initiator !== undefined) issue("initiator", "is only for initiator sessions (ConnectionType: initiator)");
       acceptor = this.acceptorRef(m.acceptor, acceptors, (reason) => issue("acceptor", reason));
     }
+    const template = m.AcceptorTemplate === true;
+    if (template && settings.ConnectionType !== "acceptor") {
+      issue("AcceptorTemplate", "is only for acceptor sessions (ConnectionType: acceptor)");
+    }
+    for (const k of ["SenderCompID", "TargetCompID"] as const) {
+      if (!template && settings[k] === COMP_ID_WILDCARD) {
+        issue(k, "* (any) is only for a template of dynamic sessions: add AcceptorTemplate: Y");
+      }
+    }
+    let auth: LogonAuthConfig | undefined;
+    if (m.auth !== undefined) {
+      if (settings.ConnectionType === "initiator") issue("auth", "is only for acceptor sessions (the Logon check)");
+      else auth = this.logonAuth(m.auth, at("auth"));
+    }
 
     // Without its application version (reported above) a FIXT session has no dictionary to load.
     let dictionary: Dictionary | undefined;
@@ -1054,6 +1232,8 @@ class Resolver {
       ...(password && { password }),
       ...(initiator && { initiator }),
       ...(acceptor !== undefined && { acceptor }),
+      ...(auth && { auth }),
+      ...(template && { template: true as const }),
     };
   }
 

@@ -162,6 +162,39 @@ for (const backend of ["redis", "lease"] as const) {
   });
 }
 
+describe("a Lease deleted between two terms", () => {
+  it("the next leader's epoch is above the store's fence, so the store takes it and the session goes LIVE", {
+    timeout: 20_000,
+  }, async () => {
+    const prefix = freshPrefix();
+    const lease = `fixmesh-test-${prefix.slice(-8).toLowerCase()}`;
+    const election = `kind: lease, lease: { namespace: fixmesh, name: ${lease}, apiServer: "${fake.url}" }`;
+    const made: Connector[] = [];
+    try {
+      // Three terms (epochs 1, 2, 3): the store is fenced at 3.
+      for (const id of ["term-1", "term-2", "term-3"]) {
+        const c = await start(yaml(id, prefix, election));
+        made.push(c);
+        await waitFor(() => c.get(SESSION)?.state.health === Health.Live, 5000, `${id} LIVE`);
+        await c.stop();
+      }
+      assert.equal(fake.lease("fixmesh", lease)?.spec?.leaseTransitions, 2);
+      // Someone deletes the Lease: its leaseTransitions starts again at 0, which alone would give epoch 1.
+      assert.ok(fake.delete("fixmesh", lease));
+      const c = await start(yaml("term-4", prefix, election));
+      made.push(c);
+      await waitFor(() => c.get(SESSION)?.state.health === Health.Live, 5000, "the new leader LIVE");
+      assert.equal((await getSession(c)).session?.epoch, 4n, "above the store's fence epoch 3");
+      assert.equal(fake.lease("fixmesh", lease)?.spec?.leaseTransitions, 0);
+      assert.equal(fake.lease("fixmesh", lease)?.metadata.annotations?.["fixmesh.io/epoch"], "4");
+    } finally {
+      for (const c of made) await c.stop();
+      fake.delete("fixmesh", lease);
+      await deleteSessionKeys(prefix);
+    }
+  });
+});
+
 describe("an acceptor session under election", () => {
   it("only the leader listens; after a hand-over the new leader's port serves the counterparty", {
     timeout: 20_000,

@@ -39,8 +39,11 @@ export class Electors {
     return this.config.kind;
   }
 
-  /** The session's elector, not started. */
-  for(session: SessionConfig): Elector {
+  /**
+   * The session's elector, not started. `epochFloor` reads the store's fence epoch: a Lease term's epoch is above
+   * it, so a deleted and recreated Lease (leaseTransitions back to 0) cannot hand out an epoch the store refuses.
+   */
+  for(session: SessionConfig, epochFloor?: () => Promise<number>): Elector {
     const c = this.config;
     const common = {
       identity: c.identity,
@@ -75,6 +78,7 @@ export class Electors {
           api: this.leaseApi(),
           namespace: l.namespace,
           name: l.name ?? leaseNameOf(session.id),
+          ...(epochFloor !== undefined && { epochFloor }),
           ...common,
         });
         break;

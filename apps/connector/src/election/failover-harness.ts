@@ -48,6 +48,17 @@ export function freshPrefix(): string {
   return `fixmesh-test-${Math.random().toString(36).slice(2, 10)}`;
 }
 
+/** The SAFE reason the session's Redis store holds under `prefix` (undefined: not SAFE). */
+export async function storedSafe(prefix: string, session = SESSION): Promise<string | undefined> {
+  const r = createRedisClient(REDIS_URL);
+  await r.connect();
+  try {
+    return (await r.hget(sessionKeys(prefix, session).meta, "safe")) ?? undefined;
+  } finally {
+    await r.quit();
+  }
+}
+
 /** Deletes the session's keys under `prefix` (store and election). */
 export async function deleteSessionKeys(prefix: string, session = SESSION): Promise<void> {
   const r = createRedisClient(REDIS_URL);

@@ -53,6 +53,10 @@ export class FencedStore implements MessageStore {
     return this.guard(this.inner.commit(batch));
   }
 
+  setSafe(reason: string | null): Promise<void> {
+    return this.guard(this.inner.setSafe(reason));
+  }
+
   getRange(begin: number, end: number): Promise<StoredMessage[]> {
     return this.inner.getRange(begin, end);
   }

@@ -57,8 +57,9 @@ for (const [backend, TRIALS] of [
         const venueSession = venue.session("CLIENT");
         for (let trial = 1; trial <= TRIALS; trial++) {
           const pump = new OrderPump(leader, `T${trial}`);
-          // A random point of the stream: commits, writes and acknowledgements are in flight all along.
-          await sleep(30 + Math.random() * 370);
+          // A random point of the stream, once it flows: commits, writes and acknowledgements are in flight all along.
+          await waitFor(() => pump.acked.length > 0 || pump.failed.length > 0, 5000, `trial ${trial}: a first order`);
+          await sleep(Math.random() * 370);
           const connsBefore = tap.conns.length;
           const killedAt = performance.now();
           leader.signal("SIGKILL");

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { IdempotencyKeys } from "./idempotency.js";
 
-const fp = (s: string) => Buffer.from(s);
+const fp = (s: string) => s;
 
 describe("IdempotencyKeys", () => {
   it("remembers a key per session until its TTL passes", () => {
@@ -34,5 +34,22 @@ describe("IdempotencyKeys", () => {
     await seq.catch(() => undefined);
     await new Promise((r) => setImmediate(r));
     assert.equal(keys.get("S", "k"), undefined);
+  });
+  it("load adds the keys an earlier leader recorded, skipping expired ones and those it already holds", async () => {
+    let now = 10_000;
+    const keys = new IdempotencyKeys({ ttlMs: 1000, now: () => now });
+    keys.set("S", "mine", { fingerprint: fp("fresh"), seq: Promise.resolve(9) });
+    const added = keys.load("S", [
+      { key: "old", fingerprint: "f-old", seq: 1, at: now - 1000 },
+      { key: "kept", fingerprint: "f-kept", seq: 2, at: now - 500 },
+      { key: "mine", fingerprint: "stale", seq: 3, at: now - 10 },
+    ]);
+    assert.equal(added, 1);
+    assert.equal(keys.get("S", "old"), undefined, "expired when recorded");
+    assert.equal(await keys.get("S", "kept")?.seq, 2);
+    assert.equal(keys.get("S", "kept")?.fingerprint, "f-kept");
+    assert.equal(await keys.get("S", "mine")?.seq, 9, "this process's own answer wins");
+    now += 500;
+    assert.equal(keys.get("S", "kept"), undefined, "a loaded key ages from when it was recorded");
   });
 });

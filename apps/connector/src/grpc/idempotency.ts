@@ -1,4 +1,18 @@
+import { createHash } from "node:crypto";
+import type { IdempotencyRecord } from "@fixmesh/session";
+
+/** Where a session's keys outlive this process (the Redis store records them in its commits). */
+export interface DurableKeys {
+  /** The keys recorded and not yet expired, with the ms each was recorded. */
+  read(): Promise<Array<IdempotencyRecord & { at: number }>>;
+}
+
 export interface IdempotencyOptions {
+  /**
+   * A session whose store keeps keys across processes: its keys are loaded once per leadership term (per
+   * runner), before that term's first Send, so a retry after a failover returns the first answer.
+   */
+  durable?: (session: string) => DurableKeys | undefined;
   /** Keys held at most (oldest dropped first). Default 100,000. */
   maxKeys?: number;
   /** How long a key is remembered, in ms. Default 10 minutes. */
@@ -8,8 +22,8 @@ export interface IdempotencyOptions {
 
 /** The first call made with a key: what it asked for and what it got (or is still getting). */
 export interface IdempotentSend {
-  /** The request as bytes, to tell a genuine retry from a different request reusing the key. */
-  fingerprint: Uint8Array;
+  /** Digest of the request (`fingerprintOf`), to tell a genuine retry from a different request reusing the key. */
+  fingerprint: string;
   /** Resolves with the MsgSeqNum once persisted. */
   seq: Promise<number>;
 }
@@ -18,12 +32,18 @@ interface Entry extends IdempotentSend {
   at: number;
 }
 
+/** The digest a key is stored with: SHA-256 of the request's bytes, hex. */
+export function fingerprintOf(request: Uint8Array): string {
+  return createHash("sha256").update(request).digest("hex");
+}
+
 /**
  * Idempotency keys of Send, per session, in process memory: bounded in number and in age, oldest first out.
  *
- * This is only as durable as the process: after a restart or a failover to the standby a retried key is
- * unknown and would be sent again. Redis-backed keys (SET NX with a TTL, in the session's hash tag, written in
- * the same round trip as the persist) come with the Redis deployment.
+ * With the memory or file store this is only as durable as the process. With the Redis store each key is also
+ * recorded in the commit that persists its message (same Lua script, same hash tag), and a new leader loads the
+ * recorded keys (`load`) before its first Send: a retry that lands on it after a failover finds the key exactly
+ * when the old leader persisted the message — never a second copy, never a lost one.
  */
 export class IdempotencyKeys {
   private readonly entries = new Map<string, Entry>();
@@ -39,6 +59,23 @@ export class IdempotencyKeys {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /**
+   * Adds keys a previous process recorded (the store's), unless this process already knows them: what it holds
+   * is at least as recent. Expired ones are skipped.
+   */
+  load(session: string, records: ReadonlyArray<IdempotencyRecord & { at: number }>): number {
+    const now = this.now();
+    let added = 0;
+    for (const r of records) {
+      const k = scoped(session, r.key);
+      if (this.entries.has(k) || now - r.at >= this.ttlMs) continue;
+      this.evict(now);
+      this.entries.set(k, { fingerprint: r.fingerprint, seq: Promise.resolve(r.seq), at: r.at });
+      added++;
+    }
+    return added;
   }
 
   /** The first call with this key, while it is remembered. */

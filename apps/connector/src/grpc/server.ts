@@ -1,5 +1,12 @@
 import { addGrpcService, reflectionPackageDefinition, SessionService } from "@fixmesh/contracts";
 import type { RunnerLogger } from "@fixmesh/engine";
+import {
+  type AuditSink,
+  createGrpcSecurity,
+  type GrpcSecurityConfig,
+  sessionServiceRules,
+  toSecurityOptions,
+} from "@fixmesh/security";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
@@ -14,8 +21,14 @@ export interface GrpcServerOptions {
   /** 0: any free port (the chosen one is returned). */
   port: number;
   logger?: RunnerLogger;
-  /** Default: plaintext (inside the cluster network; TLS/mTLS comes with the deployment config). */
-  credentials?: ServerCredentials;
+  /**
+   * TLS/mTLS from files (reloaded on rotation), the authorization policy, bearer JWTs and abuse limits: the
+   * config's `grpc` section. Default: plaintext without authorization, which only a loopback host may use
+   * (anything else throws SecurityConfigError naming `grpc.tls`).
+   */
+  security?: GrpcSecurityConfig;
+  /** Where denials and admin actions go (the bus's AUDIT stream); they are logged at warn either way. */
+  audit?: AuditSink;
   idempotency?: IdempotencyOptions;
   /** Inbound application messages held per session for StreamMessages from a given point. Default 10,000. */
   historySize?: number;
@@ -27,6 +40,8 @@ export interface GrpcServerOptions {
 
 export interface GrpcServerHandle {
   readonly port: number;
+  /** The plaintext health-only listener's port (`grpc.healthPort`), or null. */
+  readonly healthPort: number | null;
   /** Reports NOT_SERVING, ends open streams (UNAVAILABLE/SHUTTING_DOWN), lets unary calls finish, stops. */
   close(): Promise<void>;
   /** Sets LEADER_HEALTH_SERVICE: SERVING while this connector leads every one of its sessions. */
@@ -45,14 +60,24 @@ export const LEADER_HEALTH_SERVICE = "fixmesh.leader";
 /** Serves SessionService, grpc.health.v1 and server reflection for the sessions of `registry`. */
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServerHandle> {
   const log = opts.logger;
-  const server = new Server();
+  // Throws before anything listens when the transport or the policy cannot be what the config asks for.
+  const security = createGrpcSecurity(
+    toSecurityOptions(opts.security ?? {}, {
+      service: "connector",
+      host: opts.host,
+      ...(opts.audit && { audit: opts.audit }),
+      ...(log && { logger: log }),
+    }),
+  );
+  const server = new Server(security.serverOptions);
   const handlers = new SessionServiceHandlers({
     registry: opts.registry,
     logger: log,
     idempotency: opts.idempotency,
     historySize: opts.historySize,
   });
-  addGrpcService(server, SessionService, handlers.impl, {
+  // Every SessionService call is authenticated and checked against the policy before its handler runs.
+  addGrpcService(server, SessionService, security.protect(SessionService, sessionServiceRules, handlers.impl), {
     onInternalError: (err, method) => log?.error({ err, method }, "gRPC call failed unexpectedly"),
   });
   const health = new HealthImplementation({
@@ -67,19 +92,51 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
 
   const address = `${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${opts.port}`;
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, opts.credentials ?? ServerCredentials.createInsecure(), (err, p) => {
+    server.bindAsync(address, security.credentials, (err, p) => {
       if (err) reject(new Error(`gRPC: cannot listen on ${address}: ${err.message}`, { cause: err }));
       else resolve(p);
     });
   }).catch((err: unknown) => {
     handlers.close();
+    security.close();
     throw err;
   });
-  log?.info({ host: opts.host, port }, "gRPC SessionService listening");
+  // Kubelet grpc probes speak plaintext only: a listener that serves the health service and nothing else.
+  let healthServer: Server | null = null;
+  let healthPort: number | null = null;
+  if (opts.security?.healthPort !== undefined) {
+    const hs = new Server();
+    health.addToServer(hs);
+    const hAddress = `${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${opts.security.healthPort}`;
+    healthPort = await new Promise<number>((resolve, reject) => {
+      hs.bindAsync(hAddress, ServerCredentials.createInsecure(), (err, p) => {
+        if (err) reject(new Error(`gRPC health: cannot listen on ${hAddress}: ${err.message}`, { cause: err }));
+        else resolve(p);
+      });
+    }).catch((err: unknown) => {
+      handlers.close();
+      security.close();
+      server.forceShutdown();
+      throw err;
+    });
+    healthServer = hs;
+  }
+  log?.info(
+    {
+      host: opts.host,
+      port,
+      ...(healthPort !== null && { healthPort }),
+      tls: security.certificates === null ? "off" : (opts.security?.tls?.clientCert ?? "require"),
+      authorization: security.mode,
+      ...(security.certificates && { certificate: security.certificates.identity }),
+    },
+    "gRPC SessionService listening",
+  );
 
   let closed: Promise<void> | null = null;
   return {
     port,
+    healthPort,
     setLeading(leading) {
       if (closed === null) health.setStatus(LEADER_HEALTH_SERVICE, leading ? "SERVING" : "NOT_SERVING");
     },
@@ -89,10 +146,13 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
         health.setStatus(SERVICE_NAME, "NOT_SERVING");
         health.setStatus(LEADER_HEALTH_SERVICE, "NOT_SERVING");
         handlers.close();
+        // Probes see NOT_SERVING until the main server is down, then the health listener goes too.
         const timer = setTimeout(() => server.forceShutdown(), opts.closeGraceMs ?? 2000);
         timer.unref();
         server.tryShutdown(() => {
           clearTimeout(timer);
+          security.close();
+          healthServer?.forceShutdown();
           resolve();
         });
       });

@@ -92,6 +92,9 @@ class FaultyStore implements MessageStore {
   setSequences(nextSenderSeq: number, nextTargetSeq: number): Promise<void> {
     return this.inner.setSequences(nextSenderSeq, nextTargetSeq);
   }
+  setSafe(reason: string | null): Promise<void> {
+    return this.inner.setSafe(reason);
+  }
   trim(belowSeq: number): Promise<void> {
     return this.inner.trim(belowSeq);
   }

@@ -25,7 +25,8 @@ import { StaleEpochError, Status } from "@fixmesh/session";
 import { status as Code, type ServerWritableStream } from "@grpc/grpc-js";
 import type { SessionRegistry } from "../registry.js";
 import { msgTypeProblem, toFieldList } from "./fields.js";
-import { IdempotencyKeys, type IdempotencyOptions } from "./idempotency.js";
+import { type DurableKeys, fingerprintOf, IdempotencyKeys, type IdempotencyOptions } from "./idempotency.js";
+import { callTraceparent, SendTracing } from "./send-tracing.js";
 import { type InboundEntry, SessionTap } from "./session-tap.js";
 import { inTradingWindow, sessionView } from "./session-view.js";
 
@@ -39,6 +40,8 @@ export interface SessionServiceOptions {
   maxInFlightPerStream?: number;
   /** StreamMessages: frames queued for one slow reader before it is cut off (SLOW_CONSUMER). Default 1,024. */
   maxQueuedFrames?: number;
+  /** ClOrdIDs of traced orders remembered per session, so their reports continue the trace. Default 65,536. */
+  tracedOrders?: number;
   now?: () => number;
 }
 
@@ -65,12 +68,16 @@ export class SessionServiceHandlers {
   private readonly registry: SessionRegistry;
   private readonly log: RunnerLogger | undefined;
   private readonly keys: IdempotencyKeys;
+  private readonly durableKeys: ((session: string) => DurableKeys | undefined) | undefined;
+  /** Per runner (leadership term): its session's recorded keys loaded (`true`), or the load under way. */
+  private readonly keysLoaded = new WeakMap<SessionRunner, Promise<void> | true>();
   private readonly taps = new Map<SessionRunner, SessionTap>();
   private readonly historySize: number;
   private readonly maxInFlight: number;
   private readonly maxQueuedFrames: number;
   private readonly now: () => number;
   private readonly streams = new Set<Closer>();
+  private readonly tracing: SendTracing;
   private closing = false;
 
   constructor(opts: SessionServiceOptions) {
@@ -78,9 +85,11 @@ export class SessionServiceHandlers {
     this.log = opts.logger;
     this.now = opts.now ?? Date.now;
     this.keys = new IdempotencyKeys({ now: this.now, ...opts.idempotency });
+    this.durableKeys = opts.idempotency?.durable;
     this.historySize = opts.historySize ?? 10_000;
     this.maxInFlight = opts.maxInFlightPerStream ?? 4096;
     this.maxQueuedFrames = opts.maxQueuedFrames ?? 1024;
+    this.tracing = new SendTracing(opts.tracedOrders);
     // Watch every session from the start, so StreamMessages can serve what arrived before its first client.
     for (const r of this.registry.list()) this.tapOf(r);
     this.impl = {
@@ -89,7 +98,7 @@ export class SessionServiceHandlers {
         const r = this.lookup(req.sessionId);
         return { session: this.view(r) };
       },
-      send: (req, call) => this.send(req, "", call),
+      send: (req, call) => this.send(req, "", call, callTraceparent(req, call.metadata), "Send"),
       sendStream: (call) => this.sendStream(call),
       streamMessages: (call) => this.streamMessages(call),
       logout: (req, call) => {
@@ -104,7 +113,7 @@ export class SessionServiceHandlers {
         r.logon();
         return { session: this.view(r) };
       },
-      resetSequence: (req, call) => {
+      resetSequence: async (req, call) => {
         const reason = req.reason.trim();
         if (reason === "") throw RpcError.invalidField("reason", "is required: say why the numbers change");
         if (req.nextSenderSeqNum === 0) throw RpcError.invalidField("next_sender_seq_num", "must be 1 or more");
@@ -119,9 +128,10 @@ export class SessionServiceHandlers {
             { metadata: { session_id: r.id } },
           );
         }
+        // Neither number given: both back to 1; one given: the other stays as it is. Either way a new store cycle.
         const both = req.nextSenderSeqNum === undefined && req.nextTargetSeqNum === undefined;
-        const sender = both ? 1 : req.nextSenderSeqNum;
-        const target = both ? 1 : req.nextTargetSeqNum;
+        const sender = both ? 1 : (req.nextSenderSeqNum ?? r.state.nextSenderSeq);
+        const target = both ? 1 : (req.nextTargetSeqNum ?? r.state.nextTargetSeq);
         // Audited: who, why, what, and whether the trading-window guard was overridden.
         this.log?.warn(
           {
@@ -134,8 +144,13 @@ export class SessionServiceHandlers {
           },
           "operator sequence reset (gRPC)",
         );
-        r.setSequences(sender, target, reason);
-        return { session: this.view(r, now) };
+        // A new cycle, so a lowered number never reuses an event id or a stored message of the previous one.
+        // Answered once the store has it: a refusal (fenced, store down) is the caller's to see.
+        const cycle = await r.resetSequences({ nextSenderSeq: sender, nextTargetSeq: target }, reason).catch((err) => {
+          throw sendError(err, r);
+        });
+        this.log?.info({ session: r.id, cycle }, "sequence reset stored: new cycle");
+        return { session: this.view(r) };
       },
     };
   }
@@ -193,8 +208,15 @@ export class SessionServiceHandlers {
   /**
    * One Send, unary or from a stream (`prefix` locates the request in a stream frame for error field paths).
    * Everything up to `runner.send` runs synchronously, so a stream's messages get MsgSeqNums in request order.
+   * `traceparent` (valid or ""): the caller's trace, continued by the send's spans and events (send-tracing.ts).
    */
-  private async send(req: SendRequest, prefix: string, call: CallState): Promise<SendResponse> {
+  private async send(
+    req: SendRequest,
+    prefix: string,
+    call: CallState,
+    traceparent: string,
+    method: "Send" | "SendStream",
+  ): Promise<SendResponse> {
     if (req.sessionId === "") throw RpcError.invalidField(`${prefix}session_id`, "is required");
     const problem = msgTypeProblem(req.msgType);
     if (problem !== null) throw RpcError.invalidField(`${prefix}msg_type`, problem);
@@ -205,29 +227,87 @@ export class SessionServiceHandlers {
     if (key.length > MAX_KEY_LENGTH) {
       throw RpcError.invalidField(`${prefix}idempotency_key`, `is longer than ${MAX_KEY_LENGTH} characters`);
     }
-    const r = this.lookup(req.sessionId, `${prefix}session_id`);
-    let fingerprint: Uint8Array | undefined;
-    if (key !== "") {
-      fingerprint = toBinary(SendRequestSchema, req);
-      const first = this.keys.get(r.id, key);
-      if (first !== undefined) {
-        if (!Buffer.from(first.fingerprint).equals(fingerprint)) {
-          throw new RpcError(
-            Code.INVALID_ARGUMENT,
-            ErrorReason.IDEMPOTENCY_KEY_REUSED,
-            `${prefix}idempotency_key: already used with a different request`,
-            { metadata: { session_id: r.id, field: `${prefix}idempotency_key` } },
-          );
-        }
-        return create(SendResponseSchema, { msgSeqNum: await first.seq, duplicate: true });
-      }
+    let r = this.lookup(req.sessionId, `${prefix}session_id`);
+    // With the Redis store, the keys earlier leaders recorded are loaded before this term's first Send (sends
+    // that arrive meanwhile wait behind it in arrival order, so a stream's MsgSeqNums keep the request order).
+    const ready = this.keysReady(r, key !== "");
+    if (ready !== undefined) {
+      await ready;
+      r = this.lookup(req.sessionId, `${prefix}session_id`);
     }
-    this.checkCanSend(r, call);
-    const seq = r.send(req.msgType, body, header).catch((err: unknown) => {
-      throw sendError(err, r);
-    });
-    if (fingerprint !== undefined) this.keys.set(r.id, key, { fingerprint, seq });
-    return create(SendResponseSchema, { msgSeqNum: await seq, duplicate: false });
+    const traced = traceparent === "" ? undefined : this.tracing.start(r, traceparent, req, method);
+    try {
+      let fingerprint: string | undefined;
+      if (key !== "") {
+        // A retry is the same request whatever trace it comes from: the trace context is not compared.
+        fingerprint = fingerprintOf(
+          toBinary(SendRequestSchema, req.traceparent === "" ? req : { ...req, traceparent: "" }),
+        );
+        const first = this.keys.get(r.id, key);
+        if (first !== undefined) {
+          if (first.fingerprint !== fingerprint) {
+            throw new RpcError(
+              Code.INVALID_ARGUMENT,
+              ErrorReason.IDEMPOTENCY_KEY_REUSED,
+              `${prefix}idempotency_key: already used with a different request`,
+              { metadata: { session_id: r.id, field: `${prefix}idempotency_key` } },
+            );
+          }
+          const dup = create(SendResponseSchema, { msgSeqNum: await first.seq, duplicate: true });
+          traced?.end(undefined, dup);
+          return dup;
+        }
+      }
+      this.checkCanSend(r, call);
+      const durableKey = fingerprint === undefined ? undefined : { key, fingerprint };
+      const seq = r.send(req.msgType, body, header, traced, durableKey).catch((err: unknown) => {
+        throw sendError(err, r);
+      });
+      if (fingerprint !== undefined) this.keys.set(r.id, key, { fingerprint, seq });
+      const res = create(SendResponseSchema, { msgSeqNum: await seq, duplicate: false });
+      traced?.end(undefined, res);
+      return res;
+    } catch (err) {
+      traced?.end(err);
+      throw err;
+    }
+  }
+
+  /**
+   * Undefined once the idempotency keys earlier leaders recorded for this runner's session are loaded (or the store
+   * keeps none, or none is needed yet); else the load, started once per runner by its first keyed send — a new
+   * leadership term gets a new runner.
+   */
+  private keysReady(r: SessionRunner, keyed: boolean): Promise<void> | undefined {
+    const state = this.keysLoaded.get(r);
+    if (state === true) return undefined;
+    // A load under way: every send waits behind it, keyed or not, so that none overtakes an earlier one.
+    if (state !== undefined) return state;
+    // A send without a key needs no keys: the load starts with the term's first keyed send.
+    if (!keyed) return undefined;
+    const durable: DurableKeys | undefined = this.durableKeys?.(r.id);
+    if (durable === undefined) {
+      this.keysLoaded.set(r, true);
+      return undefined;
+    }
+    const load = durable.read().then(
+      (records) => {
+        this.keysLoaded.set(r, true);
+        const added = this.keys.load(r.id, records);
+        this.log?.info({ session: r.id, keys: records.length, added }, "idempotency keys recorded in the store loaded");
+      },
+      (err: unknown) => {
+        this.keysLoaded.delete(r);
+        throw new RpcError(
+          Code.UNAVAILABLE,
+          ErrorReason.PERSIST_FAILED,
+          `session ${r.id}: the idempotency keys in the store could not be read: ${String(err)}`,
+          { metadata: { session_id: r.id }, cause: err },
+        );
+      },
+    );
+    this.keysLoaded.set(r, load);
+    return load;
   }
 
   /** Refusals known before the message is handed over: cheaper and with a precise reason. */
@@ -311,7 +391,7 @@ export class SessionServiceHandlers {
         const sent =
           item.send === undefined
             ? Promise.reject(RpcError.invalidField(`sends[${i}].send`, "is required"))
-            : this.send(item.send, `sends[${i}].send.`, call);
+            : this.send(item.send, `sends[${i}].send.`, call, callTraceparent(item.send, undefined), "SendStream");
         sent.then(
           (ok) => settle(slot, create(SendResultSchema, { correlationId, result: { case: "ok", value: ok } })),
           (err: unknown) => {

@@ -31,6 +31,8 @@ export interface MeteredRegistry {
    * `resigned`, `stopped`, `fenced`, `failed`). Returns the unsubscribe function.
    */
   onLeadership?(fn: (t: { session: string; transition: string }) => void): () => void;
+  /** Connections and Logons refused by the acceptor ports so far, by port and reason (a Connector has it). */
+  acceptorRefusals?(): ReadonlyArray<{ acceptor: string; reason: string; count: number }>;
 }
 
 const HEALTHS: readonly Health[] = Object.values(Health);
@@ -203,6 +205,16 @@ export class SessionMeters {
       },
       [...gauges, ...stateCounters.map(([c]) => c)],
     );
+    // Refused connections and Logons (address, connection_limit, credentials, unknown_session, tls_handshake…):
+    // a rising rate is someone probing the port or a counterparty with a wrong password.
+    const refused = meter.createObservableCounter("fixmesh_acceptor_refused_total", {
+      description: "Connections and Logons the acceptor ports refused, by port and reason.",
+    });
+    refused.addCallback((r) => {
+      for (const x of this.registry.acceptorRefusals?.() ?? []) {
+        r.observe(x.count, { acceptor: x.acceptor, reason: x.reason });
+      }
+    });
     this.sync();
   }
 

@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import type { RunnerLogger } from "@fixmesh/engine";
+import { describeLinkError, LinkFailure, redisClientOptions } from "@fixmesh/security";
 import {
   type CommitBatch,
   FileStore,
@@ -15,7 +16,7 @@ import {
   type StoreState,
 } from "@fixmesh/session";
 import { createRedisClient, RedisStore } from "@fixmesh/store";
-import { type ConnectorConfig, clientTlsOptions, type SessionConfig } from "../config/schema.js";
+import type { ConnectorConfig, SessionConfig } from "../config/schema.js";
 
 type Redis = ReturnType<typeof createRedisClient>;
 
@@ -70,6 +71,45 @@ export class Stores {
     }
   }
 
+  /**
+   * With a Redis store: connects now and fails with a `LinkError` naming the reason (never the password) when the
+   * server refuses the credentials or the TLS handshake fails — retrying cannot fix either. A server that is merely
+   * down (or silent for `timeoutMs`) is left to the client's reconnects and the stores' own open, as before.
+   */
+  async check(timeoutMs = 5000): Promise<void> {
+    if (this.config.store.kind !== "redis") return;
+    const client = this.redisClient();
+    const cfg = this.config.store.redis;
+    const err = await new Promise<unknown>((resolve) => {
+      if (client.status === "ready") {
+        resolve(undefined);
+        return;
+      }
+      const done = (e?: unknown) => {
+        clearTimeout(timer);
+        client.off("ready", onReady);
+        client.off("error", onError);
+        resolve(e);
+      };
+      const onReady = () => done();
+      // Only what retrying cannot fix is this check's to report; anything else is left to the store's own path.
+      const onError = (e: unknown) => {
+        const d = describeLinkError("redis", e);
+        done(d.failure === LinkFailure.Auth || d.failure === LinkFailure.Tls ? e : undefined);
+      };
+      const timer = setTimeout(() => done(), timeoutMs);
+      client.on("ready", onReady);
+      client.on("error", onError);
+      // The client connects lazily (at the first store's open): connect now; the events above tell the outcome.
+      if (client.status === "wait") client.connect().catch((e: unknown) => onError(e));
+    });
+    if (err === undefined) return;
+    const e = describeLinkError("redis", err, { server: cfg.url, user: cfg.username, secrets: this.config.secrets });
+    this.redis = null;
+    client.disconnect();
+    throw e;
+  }
+
   /** Closes every session's store, then the shared Redis connection. */
   async close(): Promise<void> {
     const failures: unknown[] = [];
@@ -90,11 +130,8 @@ export class Stores {
   private redisClient(): Redis {
     if (this.redis !== null) return this.redis;
     const cfg = this.config.store.redis;
-    const client = createRedisClient(cfg.url, {
-      ...(cfg.username !== undefined && { username: cfg.username }),
-      ...(cfg.password && { password: cfg.password.reveal() }),
-      ...(cfg.tls && { tls: clientTlsOptions(cfg.tls) }),
-    });
+    // ACL user, password and verified TLS (with pins) as @fixmesh/security maps them for every service.
+    const client = createRedisClient(cfg.url, redisClientOptions(cfg));
     // ioredis reconnects on its own and reports each failed attempt: log the first of a run, and the recovery.
     let down = false;
     client.on("error", (err: Error) => {
@@ -132,6 +169,14 @@ export interface SessionStoreOptions {
  */
 export class SessionStore implements MessageStore {
   readonly kind: string;
+  /**
+   * The client idempotency keys the store keeps across processes (the Redis store records them in its commits);
+   * undefined for stores that keep none.
+   */
+  get durableKeys(): { read: RedisStore["readIdempotency"] } | undefined {
+    const inner = this.inner;
+    return inner instanceof RedisStore ? { read: () => inner.readIdempotency() } : undefined;
+  }
   private trimmedBelow = 1;
   private readonly trimStep: number;
 
@@ -150,6 +195,16 @@ export class SessionStore implements MessageStore {
 
   fence(epoch: number): Promise<void> {
     return this.inner.fence(epoch);
+  }
+
+  setSafe(reason: string | null): Promise<void> {
+    return this.inner.setSafe(reason);
+  }
+
+  /** The highest epoch that fenced the session, read from the store (Redis; undefined for other stores). */
+  get fenceEpoch(): (() => Promise<number>) | undefined {
+    const inner = this.inner;
+    return inner instanceof RedisStore ? () => inner.currentEpoch() : undefined;
   }
 
   async commit(batch: CommitBatch): Promise<void> {

@@ -145,6 +145,42 @@ describe("lease backend", () => {
     assert.equal(fake.lease(NS, name)?.spec?.leaseTransitions, 1);
   });
 
+  it("a deleted and recreated Lease does not restart the epoch: the store's fence epoch is the floor", async () => {
+    const name = freshName();
+    // The store as the connector sees it: fenced by every term's epoch.
+    let fenced = 0;
+    const floor = async () => fenced;
+    const term = async (identity: string) => {
+      const lock = new LeaseLock({ api, namespace: NS, name, identity, leaseDurationMs: 1000, epochFloor: floor });
+      const r = await lock.acquire(signal());
+      assert.ok(r.acquired, JSON.stringify(r));
+      fenced = Math.max(fenced, r.epoch);
+      await lock.release(r.epoch, signal());
+      return r.epoch;
+    };
+    assert.deepEqual([await term("pod-a"), await term("pod-b"), await term("pod-c")], [1, 2, 3]);
+    assert.equal(fake.lease(NS, name)?.metadata.annotations?.["fixmesh.io/epoch"], "3", "the epoch is on the Lease");
+    // Someone deletes the Lease: leaseTransitions starts again at 0, the epoch does not.
+    assert.ok(fake.delete(NS, name));
+    assert.equal(await term("pod-d"), 4, "above the store's 3, not 1 again");
+    assert.equal(fake.lease(NS, name)?.spec?.leaseTransitions, 0);
+    assert.equal(await term("pod-e"), 5);
+  });
+
+  it("a holder's epoch is the one on the Lease: a new term goes on from it even if leaseTransitions went back", async () => {
+    const name = freshName();
+    const a = new LeaseLock({ api, namespace: NS, name, identity: "pod-a", leaseDurationMs: 1000 });
+    const b = new LeaseLock({ api, namespace: NS, name, identity: "pod-b", leaseDurationMs: 1000 });
+    assert.deepEqual(await a.acquire(signal()), { acquired: true, epoch: 1 });
+    await a.release(1, signal());
+    assert.deepEqual(await b.acquire(signal()), { acquired: true, epoch: 2 });
+    // An edit by hand sets leaseTransitions back; the holder keeps its term, the next term still goes up.
+    fake.patch(NS, name, { leaseTransitions: 0 });
+    assert.equal(await b.renew(2, signal()), true, "still the holder of epoch 2");
+    await b.release(2, signal());
+    assert.deepEqual(await a.acquire(signal()), { acquired: true, epoch: 3 });
+  });
+
   it("release still releases a Lease that changed since its holder's last write (an abandoned renewal)", async () => {
     const name = freshName();
     const a = new LeaseLock({ api, namespace: NS, name, identity: "pod-a", leaseDurationMs: 1000 });

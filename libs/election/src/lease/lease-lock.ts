@@ -13,6 +13,12 @@
  *   ever raised). Unlike client-go, a new instance that finds its own identity in the Lease (a restarted container
  *   keeps its host name and pid) does not resume that term: it waits for it to expire and takes a new one;
  * - release: holderIdentity emptied, leaseDurationSeconds 1 (as client-go's `ReleaseOnCancel`).
+ *
+ * The epoch must only grow, but `leaseTransitions` starts again at 0 when someone deletes the Lease (by hand, or
+ * with its namespace): the store, fenced at 57 by the last leader, would refuse the next one's 1 for good. So each
+ * term's epoch is written on the Lease (annotation `fixmesh.io/epoch`), and a new term takes the highest of
+ * leaseTransitions + 1, that annotation + 1 and, with `epochFloor`, the store's fence epoch + 1 — the last one
+ * being what survives a deleted Lease.
  */
 import { type Clock, systemClock } from "../clock.js";
 import type { AcquireResult, LeaderLock } from "../lock.js";
@@ -39,6 +45,20 @@ export interface LeaseLockOptions {
   clock?: Clock;
   /** Wall clock for `acquireTime`/`renewTime`, which are informational (default Date.now). */
   wallClock?: () => number;
+  /**
+   * The highest epoch known to have been used — the store's fence epoch. Read before each new term, whose epoch
+   * is then above it even when the Lease was deleted and recreated (leaseTransitions back to 0).
+   */
+  epochFloor?: (signal: AbortSignal) => Promise<number>;
+}
+
+/** The Lease annotation that carries the current term's fencing epoch. */
+export const EPOCH_ANNOTATION = "fixmesh.io/epoch";
+
+/** The epoch of the term a Lease records: its annotation, or (a Lease written by others) leaseTransitions + 1. */
+export function epochOf(lease: Lease): number {
+  const a = Number(lease.metadata.annotations?.[EPOCH_ANNOTATION]);
+  return Number.isSafeInteger(a) && a > 0 ? a : (lease.spec?.leaseTransitions ?? 0) + 1;
 }
 
 export class LeaseLock implements LeaderLock {
@@ -52,6 +72,7 @@ export class LeaseLock implements LeaderLock {
   private readonly durationSeconds: number;
   private readonly clock: Clock;
   private readonly wall: () => number;
+  private readonly epochFloor: ((signal: AbortSignal) => Promise<number>) | undefined;
   /** The record we last saw, and when (monotonic) we first saw that version. */
   private observedVersion: string | undefined;
   private observedAt = 0;
@@ -78,6 +99,13 @@ export class LeaseLock implements LeaderLock {
     this.durationSeconds = Math.ceil(opts.leaseDurationMs / 1000);
     this.clock = opts.clock ?? systemClock;
     this.wall = opts.wallClock ?? Date.now;
+    this.epochFloor = opts.epochFloor;
+  }
+
+  /** A new term's epoch: above the Lease's count, the last term's epoch and what the store has seen. */
+  private async nextEpoch(transitions: number, previous: number, signal: AbortSignal): Promise<number> {
+    const floor = this.epochFloor === undefined ? 0 : await this.epochFloor(signal);
+    return Math.max(transitions + 1, previous + 1, floor + 1);
   }
 
   async acquire(signal: AbortSignal): Promise<AcquireResult> {
@@ -91,9 +119,11 @@ export class LeaseLock implements LeaderLock {
     if (holder !== "" && this.clock.now() < this.observedAt + validFor) return { acquired: false, holder };
     // Expired or released: take it, a change of holder.
     const transitions = (spec.leaseTransitions ?? 0) + 1;
+    const epoch = await this.nextEpoch(transitions, epochOf(lease), signal);
     const now = microTime(this.wall());
     const next: Lease = {
       ...lease,
+      metadata: withEpoch(lease.metadata, epoch),
       spec: {
         ...spec,
         holderIdentity: this.identity,
@@ -106,8 +136,8 @@ export class LeaseLock implements LeaderLock {
     try {
       const written = await this.api.replace(this.namespace, this.leaseName, next, signal);
       this.observe(written);
-      this.held = { lease: written, epoch: transitions + 1 };
-      return { acquired: true, epoch: transitions + 1 };
+      this.held = { lease: written, epoch };
+      return { acquired: true, epoch };
     } catch (e) {
       // Another standby wrote first (409 Conflict), or the Lease was deleted meanwhile (404): not ours.
       if (e instanceof LeaseApiError && (e.status === 409 || e.status === 404)) return { acquired: false, holder };
@@ -174,11 +204,13 @@ export class LeaseLock implements LeaderLock {
   }
 
   private async create(signal: AbortSignal): Promise<AcquireResult> {
+    // A Lease created anew may follow a deleted one: only the store remembers the epochs used before.
+    const epoch = await this.nextEpoch(0, 0, signal);
     const now = microTime(this.wall());
     const lease: Lease = {
       apiVersion: LEASE_API_VERSION,
       kind: "Lease",
-      metadata: { name: this.leaseName, namespace: this.namespace },
+      metadata: { name: this.leaseName, namespace: this.namespace, annotations: { [EPOCH_ANNOTATION]: String(epoch) } },
       spec: {
         holderIdentity: this.identity,
         leaseDurationSeconds: this.durationSeconds,
@@ -190,8 +222,8 @@ export class LeaseLock implements LeaderLock {
     try {
       const written = await this.api.create(this.namespace, lease, signal);
       this.observe(written);
-      this.held = { lease: written, epoch: 1 };
-      return { acquired: true, epoch: 1 };
+      this.held = { lease: written, epoch };
+      return { acquired: true, epoch };
     } catch (e) {
       if (e instanceof LeaseApiError && e.status === 409) return { acquired: false, holder: "" };
       throw e;
@@ -200,7 +232,7 @@ export class LeaseLock implements LeaderLock {
 
   private isOurs(lease: Lease, epoch: number): boolean {
     const spec = lease.spec ?? {};
-    return spec.holderIdentity === this.identity && (spec.leaseTransitions ?? 0) + 1 === epoch;
+    return spec.holderIdentity === this.identity && epochOf(lease) === epoch;
   }
 
   private lose(): false {
@@ -216,6 +248,10 @@ export class LeaseLock implements LeaderLock {
       this.observedAt = this.clock.now();
     }
   }
+}
+
+function withEpoch(metadata: Lease["metadata"], epoch: number): Lease["metadata"] {
+  return { ...metadata, annotations: { ...metadata.annotations, [EPOCH_ANNOTATION]: String(epoch) } };
 }
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

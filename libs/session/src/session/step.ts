@@ -42,6 +42,11 @@ export function createSession(
   opts: { validate?: Validator | null; schedule?: SessionSchedulePort | null } = {},
 ): SessionState {
   const initiator = settings.ConnectionType === "initiator";
+  // An initiator that was SAFE when it stopped does not log on by itself (enterSafeOnMismatch): an operator's
+  // `logon`, after the reconciliation, does — or a restart configured for an agreed reset (ResetOnLogon=Y or
+  // ForceSeqNumReset=2: both Logons carry ResetSeqNumFlag=Y, which clears SAFE once the counterparty agrees).
+  const agreedReset = settings.ResetOnLogon || settings.ForceSeqNumReset === 2;
+  const connecting = initiator && (stored.safeReason === undefined || agreedReset);
   return {
     id: sessionIdOf(settings),
     settings,
@@ -49,8 +54,8 @@ export function createSession(
     validate: opts.validate ?? null,
     schedule: opts.schedule ?? null,
     initiator,
-    status: initiator ? Status.Connecting : Status.Disconnected,
-    health: initiator ? Health.Connecting : Health.Disconnected,
+    status: connecting ? Status.Connecting : Status.Disconnected,
+    health: connecting ? Health.Connecting : Health.Disconnected,
     nextSenderSeq: settings.OutSeqNum ?? stored.nextSenderSeq,
     nextTargetSeq: settings.InSeqNum ?? stored.nextTargetSeq,
     heartBtIntMs: settings.HeartBtInt * 1000,
@@ -76,12 +81,13 @@ export function createSession(
     pendingResume: false,
     cycleCreatedAt: stored.creationTime,
     freshCycle: stored.nextSenderSeq === 1 && stored.nextTargetSeq === 1,
-    safeReason: null,
+    // SAFE outlives a restart or a failover (the store keeps it) until an operator or an agreed reset clears it.
+    safeReason: stored.safeReason ?? null,
     healthySince: 0,
     lastResendAsk: null,
     connectFailures: 0,
     nextConnectAt: now,
-    enabled: true,
+    enabled: !initiator || connecting,
     lastLogoutReason: "",
     resetAtNextLogon: false,
     counters: {
@@ -192,6 +198,26 @@ function dispatch(st: SessionState, acts: SessionAction[], ev: SessionEvent, now
         notice: { kind: "warning", text: `sequence numbers set by operator: ${ev.reason}` },
       });
       return;
+    case "resetSequences":
+      // A new cycle, not just new numbers: event ids and stored messages carry the cycle, so a lowered number
+      // can never collide with what the previous cycle already used (a day's data with another's).
+      resetSequences(st, acts, now, `operator: ${ev.reason}`, ev.nextSenderSeq ?? 1, ev.nextTargetSeq ?? 1, ev.ref);
+      acts.push({
+        type: "notice",
+        notice: { kind: "warning", text: `sequence numbers reset by operator: ${ev.reason}` },
+      });
+      if (st.safeReason !== null) {
+        // The operator reconciled with the counterparty and set the agreed numbers: what made us SAFE is resolved.
+        acts.push({
+          type: "notice",
+          notice: { kind: "warning", text: `SAFE cleared by the operator's reset: ${ev.reason}` },
+        });
+        st.safeReason = null;
+      }
+      return;
+    case "refuseLogon":
+      onRefusedLogon(st, acts, ev.msg, ev.text, now);
+      return;
     case "clearSafe":
       if (st.safeReason !== null) {
         acts.push({ type: "notice", notice: { kind: "warning", text: `SAFE cleared by operator: ${ev.reason}` } });
@@ -294,15 +320,27 @@ function cleanUpConnection(st: SessionState, acts: SessionAction[], reason: stri
   else st.status = Status.Disconnected;
 }
 
-/** Both sequence numbers back to 1 in a new store cycle. */
-function resetSequences(st: SessionState, acts: SessionAction[], now: number, reason: string): void {
-  st.nextSenderSeq = 1;
-  st.nextTargetSeq = 1;
+/** Both sequence numbers back to 1 (or as an operator said) in a new store cycle. */
+function resetSequences(
+  st: SessionState,
+  acts: SessionAction[],
+  now: number,
+  reason: string,
+  nextSenderSeq = 1,
+  nextTargetSeq = 1,
+  ref?: unknown,
+): void {
+  st.nextSenderSeq = nextSenderSeq;
+  st.nextTargetSeq = nextTargetSeq;
   st.cycleCreatedAt = now;
-  st.freshCycle = true;
+  st.freshCycle = nextSenderSeq === 1 && nextTargetSeq === 1;
   st.resetAtNextLogon = false;
   st.storeResetting = true;
-  acts.push({ type: "resetStore", nextSenderSeq: 1, nextTargetSeq: 1, reason });
+  acts.push(
+    ref === undefined
+      ? { type: "resetStore", nextSenderSeq, nextTargetSeq, reason }
+      : { type: "resetStore", nextSenderSeq, nextTargetSeq, reason, ref },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -438,6 +476,21 @@ function onLogon(st: SessionState, acts: SessionAction[], msg: FixMessage, now: 
 }
 
 /**
+ * A Logon the runtime refused (wrong password, address not allowed): FIX says the acceptor may answer an
+ * authentication failure with a Logout giving the reason, then disconnects. The Logout takes a MsgSeqNum (persisted
+ * like any other) and the Logon's is consumed when it was the expected one, as QuickFIX does for RejectLogon, so
+ * both sides agree on the numbers at the next Logon.
+ */
+function onRefusedLogon(st: SessionState, acts: SessionAction[], msg: FixMessage, text: string, now: number): void {
+  if (st.status === Status.Disconnected || st.receivedLogon) return;
+  st.counters.messagesIn++;
+  st.lastReceivedAt = now;
+  generateLogout(st, acts, now, text);
+  if (msg.getInt(Tag.MsgSeqNum) === st.nextTargetSeq && !msg.flag(Tag.ResetSeqNumFlag)) st.nextTargetSeq++;
+  disconnect(st, acts, `Logon refused: ${text}`, now);
+}
+
+/**
  * NextExpectedMsgSeqNum(789) in the counterparty's Logon (FIX 4.4): messages of ours from that number on never
  * reached it, so replay them now (as if asked by a ResendRequest); a number beyond anything we sent means the two
  * sides disagree about history — never skip silently: Logout, disconnect, SAFE.
@@ -495,7 +548,10 @@ function onMessage(st: SessionState, acts: SessionAction[], msg: FixMessage, now
   if (st.status === Status.Disconnected || (st.status === Status.Connecting && st.connectedAt === 0)) return;
   st.counters.messagesIn++;
   st.lastReceivedAt = now;
-  if (!st.receivedLogon && msg.msgType !== MsgType.Logon && !st.sentLogout) {
+  // A Logout answering our Logon is the acceptor refusing it (QuickFIX's validLogonState lets it through): it is
+  // processed, so its Text (the reason) is seen.
+  const refusal = msg.msgType === MsgType.Logout && st.sentLogon;
+  if (!st.receivedLogon && msg.msgType !== MsgType.Logon && !st.sentLogout && !refusal) {
     // The first message on a connection must be a Logon (1e_NotLogonMessage): close without a word.
     disconnect(st, acts, `first message is ${msg.msgType}, not Logon`, now);
     return;

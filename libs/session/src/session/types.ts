@@ -161,7 +161,14 @@ export type SessionEvent =
   | { type: "logout"; reason?: string }
   | { type: "logon" }
   | { type: "setSequences"; nextSenderSeq?: number; nextTargetSeq?: number; reason: string }
-  | { type: "clearSafe"; reason: string };
+  /** Operator reset: a new store cycle with these numbers (1 when not given); `ref` is settled by `resetStore`. */
+  | { type: "resetSequences"; nextSenderSeq?: number; nextTargetSeq?: number; reason: string; ref?: unknown }
+  | { type: "clearSafe"; reason: string }
+  /**
+   * The runtime refused this Logon (credentials, source address): answer with a Logout carrying `text`, then
+   * disconnect. The Logon's MsgSeqNum is consumed when it is the expected one (QuickFIX's RejectLogon).
+   */
+  | { type: "refuseLogon"; msg: FixMessage; text: string };
 
 /** Everything `step` asks the world to do, in order. */
 export type SessionAction =
@@ -177,7 +184,7 @@ export type SessionAction =
   /** Read stored outbound messages [begin, end] and post them as `resendData`. */
   | { type: "loadResend"; begin: number; end: number }
   /** Start a new cycle in the store with these numbers, then post `storeReset`. */
-  | { type: "resetStore"; nextSenderSeq: number; nextTargetSeq: number; reason: string }
+  | { type: "resetStore"; nextSenderSeq: number; nextTargetSeq: number; reason: string; ref?: unknown }
   /** Persist new sequence numbers without a new cycle. */
   | { type: "setStoreSequences"; nextSenderSeq: number; nextTargetSeq: number }
   /** Something an operator or a metric wants to know. */

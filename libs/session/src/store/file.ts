@@ -71,6 +71,8 @@ interface Meta {
   epoch: number;
   /** File name of the current cycle's log. */
   log: string;
+  /** Why the session is SAFE, when it is (StoreState.safeReason); carried over by a reset. */
+  safe?: string;
 }
 
 interface Log {
@@ -349,6 +351,7 @@ export class FileStore implements MessageStore {
         // switched a crash leaves the old cycle current (the seal is void once a unit follows it).
         await this.append(prepareUnit([], { seal: true }), false);
         const switched: Meta = { format: 1, session: this.session, cycle, creationTime: now, epoch, log };
+        if (current.safe !== undefined) switched.safe = current.safe;
         await this.writeMeta(switched);
         return switched;
       });
@@ -356,6 +359,24 @@ export class FileStore implements MessageStore {
       // The old cycle's log is deleted, not archived: outbound messages are archived by the persistence service.
       await this.cleanup();
       return this.snapshot();
+    });
+  }
+
+  /** SAFE lives in meta.json (rewritten atomically, under the directory lock, fenced like a reset). */
+  async setSafe(reason: string | null): Promise<void> {
+    return this.serial(async () => {
+      await this.writable();
+      await withDirLock(this.path, "safe", async () => {
+        const current = await this.requireMeta();
+        if (current.epoch > this.epoch) throw this.depose(new StaleEpochError(this.session, this.epoch, current.epoch));
+        if (current.log !== this.log!.name) {
+          throw this.depose(new StoreConflictError(this.path, `cycle ${current.cycle} was started by another writer`));
+        }
+        const { safe: _, ...rest } = current;
+        const next: Meta = reason === null ? rest : { ...rest, safe: reason };
+        await this.writeMeta(next);
+        this.meta = next;
+      });
     });
   }
 
@@ -719,7 +740,8 @@ export class FileStore implements MessageStore {
       typeof m.log !== "string" ||
       !/^[A-Za-z0-9._-]+\.log$/.test(m.log) ||
       !Number.isSafeInteger(m.creationTime) ||
-      !Number.isSafeInteger(m.epoch)
+      !Number.isSafeInteger(m.epoch) ||
+      (m.safe !== undefined && typeof m.safe !== "string")
     ) {
       throw new StoreCorruptError(this.metaPath, `unknown format: ${text.slice(0, 200)}`);
     }
@@ -779,6 +801,7 @@ export class FileStore implements MessageStore {
       cycle: m.cycle,
       creationTime: m.creationTime,
       epoch: Math.max(m.epoch, s.epoch, this.epoch),
+      ...(m.safe !== undefined && { safeReason: m.safe }),
     };
   }
 

@@ -116,7 +116,13 @@ export class MemoryStore implements MessageStore {
     const nextTargetSeq = next?.nextTargetSeq ?? 1;
     checkSeq("nextSenderSeq", nextSenderSeq);
     checkSeq("nextTargetSeq", nextTargetSeq);
-    const state = { nextSenderSeq, nextTargetSeq, cycle: newCycleId(now, s.cycle), creationTime: now };
+    const state: Omit<StoreState, "epoch"> = {
+      nextSenderSeq,
+      nextTargetSeq,
+      cycle: newCycleId(now, s.cycle),
+      creationTime: now,
+    };
+    if (s.safeReason !== undefined) state.safeReason = s.safeReason;
     this.backing.state = state;
     this.backing.messages.clear();
     return { ...state, epoch: this.backing.epoch };
@@ -128,6 +134,12 @@ export class MemoryStore implements MessageStore {
     checkSeq("nextTargetSeq", nextTargetSeq);
     s.nextSenderSeq = nextSenderSeq;
     s.nextTargetSeq = nextTargetSeq;
+  }
+
+  async setSafe(reason: string | null): Promise<void> {
+    const s = this.writable();
+    if (reason === null) delete s.safeReason;
+    else s.safeReason = reason;
   }
 
   async trim(belowSeq: number): Promise<void> {

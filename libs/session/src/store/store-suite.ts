@@ -357,6 +357,28 @@ export function storeSuite(name: string, factory: StoreHarnessFactory): void {
       await assert.rejects(old.fence(1), stale);
     });
 
+    test("SAFE is kept across reopens, a new leader and a reset until it is cleared; a deposed writer cannot set it", async (make) => {
+      const reason = "MsgSeqNum too low, expecting 10 but received 3";
+      const old = make();
+      assert.equal((await old.open(NOW)).safeReason, undefined, "not SAFE to begin with");
+      await old.fence(1);
+      await old.setSafe(reason);
+      const leader = make();
+      const taken = await leader.open(NOW);
+      assert.equal(taken.safeReason, reason, "the next leader finds the session SAFE");
+      await leader.fence(2);
+      const stale = (e: unknown) => e instanceof StaleEpochError;
+      await assert.rejects(old.setSafe(null), stale, "the deposed writer cannot clear it");
+      await leader.reset(LATER);
+      await leader.close();
+      const again = make();
+      assert.equal((await again.open(LATER)).safeReason, reason, "a new cycle does not clear it");
+      await again.fence(2);
+      await again.setSafe(null);
+      await again.close();
+      assert.equal((await make().open(LATER)).safeReason, undefined, "cleared for good");
+    });
+
     test("any sequence of commits, sequence changes, trims, resets and reopens reads back as a model says", async (make) => {
       type Op =
         | { kind: "commit"; count: number; target: number }

@@ -34,6 +34,11 @@ export interface StoreState {
   creationTime: number;
   /** The highest epoch that has fenced this session (0 when never fenced). */
   epoch: number;
+  /**
+   * Why the session is SAFE, when it is (absent otherwise): SAFE outlives a restart and a failover, until an
+   * operator (or an agreed reset, or the next session window) clears it.
+   */
+  safeReason?: string;
 }
 
 /**
@@ -64,6 +69,20 @@ export interface CommitBatch {
   nextTargetSeq: number;
   /** Events to add to the outbox, in order (may be absent or empty). */
   events?: readonly OutboxEvent[];
+  /**
+   * Client idempotency keys of messages in this batch, recorded in the same atomic write, so a retry that reaches
+   * the next leader after a failover finds the first answer exactly when the message was persisted. Stores that
+   * outlive no process (memory, file) may ignore them; the Redis store keeps them (bounded in age and number).
+   */
+  idempotency?: readonly IdempotencyRecord[];
+}
+
+/** A client's idempotency key: the request it was first used with (a digest) and the MsgSeqNum that got. */
+export interface IdempotencyRecord {
+  key: string;
+  /** Digest of the first request, to tell a retry from a different request reusing the key. */
+  fingerprint: string;
+  seq: number;
 }
 
 export interface MessageStore {
@@ -81,6 +100,11 @@ export interface MessageStore {
   reset(now: number, next?: { nextSenderSeq?: number; nextTargetSeq?: number }): Promise<StoreState>;
   /** Sets sequence numbers without changing the cycle (admin: SequenceReset, InSeqNum/OutSeqNum). */
   setSequences(nextSenderSeq: number, nextTargetSeq: number): Promise<void>;
+  /**
+   * Records that the session is SAFE (`reason`) or no longer SAFE (null), fenced like every write. Survives
+   * `reset` (a new cycle does not resolve what made the session SAFE; the session clears it when it does).
+   */
+  setSafe(reason: string | null): Promise<void>;
   /** Drops stored messages with seq < `belowSeq` (retention). */
   trim(belowSeq: number): Promise<void>;
   /**

@@ -71,8 +71,9 @@ export function resetScenarios(board: Scoreboard): void {
         assertHealthPath(
           us,
           t0,
-          /^CONNECTING→LOGON_SENT→SAFE→LOGON_SENT→LIVE$/,
-          "SAFE from the Logon to the agreed reset",
+          // The restart comes back SAFE (the store keeps it) and stays SAFE until the agreed reset's Logon clears it.
+          /^CONNECTING→LOGON_SENT→SAFE→SAFE→LIVE$/,
+          "SAFE from the Logon to the agreed reset, across the restart",
         );
         s.row.note = `SAFE ${detectedMs} ms after logon`;
         s.converged(c, recoverMs);
