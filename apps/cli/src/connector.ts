@@ -8,10 +8,12 @@
 import { parseArgs } from "node:util";
 import { type Connector, ConnectorConfigError, loadConfig, loggerFor, startConnector } from "@fixmesh/connector";
 import { ConfigError } from "@fixmesh/session";
+import { initTelemetry, type Telemetry, TelemetryConfigError } from "@fixmesh/telemetry";
 
 export const CONNECTOR_USAGE = `  connector run a connector: the FIX sessions a configuration file describes
             --config FILE   the YAML configuration (see apps/connector/README.md)
-            --port N        the first acceptor's port, over the file and FIXMESH_ACCEPTOR_PORT (0: a free one)`;
+            --port N        the first acceptor's port (acceptors[0]), over the file and FIXMESH_ACCEPTOR_PORT
+                            (0: a free one); refused (exit 2) when the file has no acceptor (initiators only)`;
 
 /** Exit codes: 0 stopped cleanly, 1 failed while running or stopping, 2 bad flags or configuration. */
 export async function runConnector(args: string[]): Promise<number> {
@@ -38,6 +40,15 @@ export async function runConnector(args: string[]): Promise<number> {
     console.error(`fixmesh connector: ${e.message}`);
     return 2;
   }
+  // Tracing from the OTEL_* variables (libs/telemetry/README.md): the connector's spans for traced sends.
+  let telemetry: Telemetry;
+  try {
+    telemetry = initTelemetry({ serviceName: "fixmesh-connector" });
+  } catch (e) {
+    if (!(e instanceof TelemetryConfigError)) throw e;
+    console.error(`fixmesh connector: ${e.message}`);
+    return 2;
+  }
   const logger = loggerFor(config);
   let connector: Connector;
   try {
@@ -45,6 +56,7 @@ export async function runConnector(args: string[]): Promise<number> {
   } catch (e) {
     logger.fatal({ err: e }, "connector failed to start");
     console.error(`fixmesh connector: ${e instanceof Error ? e.message : String(e)}`);
+    await telemetry.shutdown();
     return e instanceof ConfigError ? 2 : 1;
   }
   process.stdout.write(
@@ -76,5 +88,8 @@ export async function runConnector(args: string[]): Promise<number> {
   } catch (e) {
     logger.error({ err: e }, "connector stopped with errors");
     return 1;
+  } finally {
+    // Exports the spans still queued.
+    await telemetry.shutdown();
   }
 }

@@ -10,7 +10,7 @@ import { runDemo } from "./demo.js";
 const dir = mkdtempSync(join(tmpdir(), "fixmesh-demo-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-describe("fixmesh start (the embedded demo)", () => {
+describe("fixmesh demo (the scripted demo)", () => {
   it("fills every order and recovers the gap it forces on the wire", async () => {
     const lines: string[] = [];
     const r = await runDemo({ dataDir: join(dir, "a"), orders: 3, chaos: "gap", print: (l) => lines.push(l) });
@@ -32,7 +32,7 @@ describe("fixmesh start (the embedded demo)", () => {
 
   it("runs from the command line and exits 0", () => {
     const main = fileURLToPath(new URL("../main.js", import.meta.url));
-    const r = spawnSync(process.execPath, [main, "start", "--orders", "2", "--data", join(dir, "c")], {
+    const r = spawnSync(process.execPath, [main, "demo", "--orders", "2", "--data", join(dir, "c")], {
       encoding: "utf8",
       timeout: 30_000,
     });
@@ -54,7 +54,7 @@ describe("fixmesh start (the embedded demo)", () => {
 
   it("refuses a bad option with a clear message", () => {
     const main = fileURLToPath(new URL("../main.js", import.meta.url));
-    const r = spawnSync(process.execPath, [main, "start", "--orders", "zero"], { encoding: "utf8", timeout: 10_000 });
+    const r = spawnSync(process.execPath, [main, "demo", "--orders", "zero"], { encoding: "utf8", timeout: 10_000 });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--orders: must be a whole number/);
   });

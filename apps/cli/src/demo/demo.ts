@@ -30,7 +30,7 @@ const SYMBOLS = ["IBM", "MSFT", "AAPL", "VOD.L", "SAP.DE"];
 const SESSION = "FIX.4.4:CLIENT->VENUE";
 
 /**
- * `fixmesh start`: the venue simulator and a connector in one process, on embedded defaults (file stores, the
+ * `fixmesh demo`: the venue simulator and a connector in one process, on embedded defaults (file stores, the
  * in-process bus), talking FIX 4.4 over loopback through the chaos proxy. The connector's session sends orders and
  * follows them through their ExecutionReports with the order state machine; a fault can be switched on to watch a
  * recovery. At the end our view of every order is compared with the venue's.
@@ -71,7 +71,7 @@ sessions:
     ReconnectInterval: 0.2
     initiator: { hosts: [{ host: 127.0.0.1, port: ${proxyPort} }] }
 `;
-  const cfg = parseConfig(yaml, { env: {}, source: "fixmesh start", cwd: dir, baseDir: dir });
+  const cfg = parseConfig(yaml, { env: {}, source: "fixmesh demo", cwd: dir, baseDir: dir });
   const { createWriteStream } = await import("node:fs");
   const logFile = createWriteStream(join(dir, "connector.log"), { flags: "a" });
   const connector: Connector = await startConnector(cfg, {
