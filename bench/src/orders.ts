@@ -761,6 +761,8 @@ interface OrderFigures {
   cpuUsPerOrder: Record<string, number>;
   /** write(2) calls per order submitted over the rounds, by process. */
   writesPerOrder: Record<string, number>;
+  /** CPU time of all the stack's processes and the client per order submitted over the rounds, nothing subtracted. */
+  rawStackCpuUsPerOrder: number;
 }
 
 async function measureOrders(stack: Stack, unary: boolean): Promise<OrderFigures> {
@@ -811,6 +813,8 @@ async function measureOrders(stack: Stack, unary: boolean): Promise<OrderFigures
       const background = (((idle1.get(k) ?? 0) - (idle0.get(k) ?? 0)) / idleMs) * roundsMs;
       cpuUsPerOrder[k] = Math.round((((v - (cpuBefore.get(k) ?? 0) - background) * 1000) / n) * 10) / 10;
     }
+    let rawCpuMs = 0;
+    for (const [k, v] of cpuAfter) rawCpuMs += v - (cpuBefore.get(k) ?? 0);
     const writesPerOrder: Record<string, number> = {};
     for (const [k, v] of writesAfter) writesPerOrder[k] = Math.round(((v - (writesBefore.get(k) ?? 0)) / n) * 10) / 10;
     if (n > 0) {
@@ -839,6 +843,7 @@ async function measureOrders(stack: Stack, unary: boolean): Promise<OrderFigures
       firstError: d.firstError,
       cpuUsPerOrder,
       writesPerOrder,
+      rawStackCpuUsPerOrder: (rawCpuMs * 1000) / n,
     };
   } finally {
     d.close();
@@ -973,6 +978,11 @@ async function main(): Promise<number> {
     }
     const hop = await echoMtlsHop();
     const vsPlaintext = streamFigures === null ? null : ratio(f.ordersPerSec, streamFigures.ordersPerSec);
+    // CPU per order of the whole stack and the client over the plaintext run's, nothing subtracted (not the
+    // idle-subtracted figures, which go negative when a process is still busy in the idle window): the figure the
+    // shared machine's load moves least.
+    const cpuVsPlaintext =
+      streamFigures === null ? null : ratio(f.rawStackCpuUsPerOrder, streamFigures.rawStackCpuUsPerOrder);
     mtlsLine = {
       mode: "stream-mtls",
       ordersPerSec: round(f.ordersPerSec),
@@ -984,6 +994,7 @@ async function main(): Promise<number> {
       errors: f.errors,
       cpuUsPerOrder: f.cpuUsPerOrder,
       vsPlaintext,
+      cpuPerOrderVsPlaintext: cpuVsPlaintext,
       plaintextOrdersPerSec: round(streamFigures?.ordersPerSec ?? Number.NaN),
       echoMtlsPerSec: round(hop.mtls),
       echoPlaintextPerSec: round(hop.plain),
@@ -991,7 +1002,7 @@ async function main(): Promise<number> {
     };
     log(
       `stream-mtls: ${mtlsLine.ordersPerSec} orders/s (rounds ${f.rounds.map(Math.round).join(", ")}), p50 ${mtlsLine.p50us} µs, p99 ${mtlsLine.p99us} µs; ` +
-        `at ${RATE}/s p99 ${mtlsLine.p99usAt500} µs; vs the plaintext stream run ${vsPlaintext ?? "(not run: add stream to --only)"}` +
+        `at ${RATE}/s p99 ${mtlsLine.p99usAt500} µs; vs the plaintext stream run ${vsPlaintext ?? "(not run: add stream to --only)"} (CPU per order ${cpuVsPlaintext ?? "—"}×)` +
         (f.errors > 0 ? `; ${f.errors} orders not filled, the first: ${f.firstError}` : "") +
         `; one hop, the bare stream echo: mutual TLS ${mtlsLine.echoMtlsPerSec}/s vs plaintext ${mtlsLine.echoPlaintextPerSec}/s → ${mtlsLine.echoVsPlaintext}`,
     );

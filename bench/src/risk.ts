@@ -30,14 +30,7 @@ import {
   SessionHealth,
   Side,
 } from "@fixmesh/contracts";
-import {
-  type CheckInput,
-  checkInputFrom,
-  checkResponse,
-  Decimal,
-  type LimitSet,
-  RiskEngine,
-} from "@fixmesh/risk";
+import { type CheckInput, checkInputFrom, checkResponse, Decimal, type LimitSet, RiskEngine } from "@fixmesh/risk";
 
 const args = new Map(
   process.argv.slice(2).map((a) => {

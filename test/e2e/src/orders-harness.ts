@@ -133,16 +133,19 @@ export async function startTestRisk(): Promise<TestRisk> {
     getKillSwitches: async () => ({ killSwitches: state.killSwitches }),
     getPositions: unimplemented,
     checkOrderStream: (call) => {
-      call.on("data", (r: CheckOrderStreamRequest) => {
-        state.checks.push(r);
+      call.on("data", (frame: CheckOrderStreamRequest) => {
+        // A frame carries one check, or a batch of them answered by one frame of results in the same order.
+        const items = frame.batch.length > 0 ? frame.batch : [frame];
+        for (const r of items) state.checks.push(r);
         if (state.hang) return;
         const refuse = state.refuse;
-        call.write({
+        const answer = (r: CheckOrderStreamRequest) => ({
           correlationId: r.correlationId,
           result: refuse
             ? { allowed: false, ...refuse, message: `test refuses: ${refuse.rule}` }
             : { allowed: true, limitSet: "normal" },
         });
+        call.write(frame.batch.length > 0 ? { results: items.map(answer) } : answer(frame));
       });
       call.on("end", () => call.end());
       call.on("error", () => undefined);

@@ -134,23 +134,40 @@ export async function startGrpcServer(opts: RiskGrpcOptions): Promise<RiskGrpcHa
     checkOrderStream: (call) => {
       const entry = { destroy: (err: Error) => call.destroy(err) };
       streams.add(entry);
-      call.on("data", (frame: CheckOrderStreamRequest) => {
-        let out: StreamFrame;
+      /** One check of a frame (the frame itself, or an item of its batch): a result, or its own error. */
+      const one = (item: CheckOrderStreamRequest, path: string, misuse?: RpcError): StreamFrame => {
         try {
-          const req = frame.check;
-          if (req === undefined) throw RpcError.invalidField("check", "is required");
+          if (misuse) throw misuse;
+          if (item.batch.length > 0) throw RpcError.invalidField(`${path}batch`, "must be empty inside a batch");
+          const req = item.check;
+          if (req === undefined) throw RpcError.invalidField(`${path}check`, "is required");
           const result = traced(
-            () => contextFromTraceparent(frame.traceparent || undefined),
+            () => contextFromTraceparent(item.traceparent || undefined),
             { "fixmesh.session": req.sessionId, "fixmesh.account": req.account },
-            () => checkResponse(risk.check(checkInputFrom(req, "check."))),
+            () => checkResponse(risk.check(checkInputFrom(req, `${path}check.`))),
           );
-          out = { correlationId: frame.correlationId, result };
+          return { correlationId: item.correlationId, result };
         } catch (err) {
           const e = RpcError.from(err);
           if (e.code === status.INTERNAL) log?.error({ err }, "check failed unexpectedly");
-          out = { correlationId: frame.correlationId, error: e.toStatus() };
+          return { correlationId: item.correlationId, error: e.toStatus() };
         }
-        call.write(out);
+      };
+      call.on("data", (frame: CheckOrderStreamRequest) => {
+        if (frame.batch.length === 0) {
+          call.write(one(frame, ""));
+          return;
+        }
+        // A batch frame: one frame of results, in the items' order. Its own single-check fields must be empty
+        // (else every item is refused naming them, rather than one check silently dropped).
+        const misuse =
+          frame.check !== undefined || frame.correlationId !== ""
+            ? RpcError.invalidField(
+                frame.check !== undefined ? "check" : "correlation_id",
+                "must be empty when batch is set",
+              )
+            : undefined;
+        call.write({ results: frame.batch.map((item, i) => one(item, `batch[${i}].`, misuse)) });
       });
       call.on("end", () => call.end());
       call.on("error", () => undefined);
@@ -202,7 +219,7 @@ export async function startGrpcServer(opts: RiskGrpcOptions): Promise<RiskGrpcHa
   };
 
   // Every RiskService call is authenticated and checked against the policy before its handler runs: CheckOrder
-  // and every CheckOrderStream frame need `trade` on the order's session and account, reads `read`, SetLimits and
+  // and every CheckOrderStream frame (each item of a batch frame) need `trade` on the order's session and account, reads `read`, SetLimits and
   // SetKillSwitch are audited admin actions that need a deadline.
   addGrpcService(server, RiskService, security.protect(RiskService, riskRules, impl), {
     onInternalError: (err, method) => log?.error({ err, method }, "gRPC call failed unexpectedly"),

@@ -60,10 +60,19 @@ export const orderEntryRules: RulesOf<typeof OrderEntryService> = {
     f.request.case === "submit" ? grant.trade(f.request.value.sessionId, f.request.value.account) : checkedInHandler(),
 };
 
-/** RiskService: order-entry's checks need `trade`; limits and kill switches are admin actions. */
+/**
+ * RiskService: order-entry's checks need `trade` (a CheckOrderStream frame: its single check, or every item of its
+ * `batch` — one item outside the grants refuses the whole frame); limits and kill switches are admin actions.
+ */
 export const riskRules: RulesOf<typeof RiskService> = {
   checkOrder: (r) => grant.trade(r.sessionId, r.account),
-  checkOrderStream: (f) => grant.trade(f.check?.sessionId ?? "", f.check?.account ?? ""),
+  checkOrderStream: (f) =>
+    f.batch.length === 0
+      ? grant.trade(f.check?.sessionId ?? "", f.check?.account ?? "")
+      : [
+          ...(f.check !== undefined ? [grant.trade(f.check.sessionId, f.check.account)] : []),
+          ...f.batch.map((c) => grant.trade(c.check?.sessionId ?? "", c.check?.account ?? "")),
+        ],
   getLimits: () => grant.read(),
   setLimits: adminRule(
     "SetLimits",
