@@ -12,14 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { InProcessBus } from "@fixmesh/bus";
-import { AuditService, createGrpcClient, type GrpcClientOf, RpcError } from "@fixmesh/contracts";
+import { AuditService, checkHealth, createGrpcClient, type GrpcClientOf, RpcError } from "@fixmesh/contracts";
 import { clientTls } from "@fixmesh/security";
 import { type Issued, TestPki } from "@fixmesh/security/testing";
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { runAuditCli } from "./cli/cli.js";
 import { PersistenceConfigError, persistenceConfig } from "./config/config.js";
-import { checkHealth } from "./grpc/health.js";
 import { type PersistenceHandle, startPersistence } from "./service.js";
 import { fixEvent } from "./testing/support.js";
 

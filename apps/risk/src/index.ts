@@ -9,6 +9,7 @@
  * - The command line: `runRiskService` (`fixmesh risk-service`) and `runRiskCli` (`fixmesh risk …`).
  */
 
+export { checkHealth } from "@fixmesh/contracts";
 /** Limits and quantities are exact decimals (re-exported for callers that build limit sets). */
 export { Decimal } from "@fixmesh/orders";
 export { RISK_CLI_USAGE, RISK_SERVICE_USAGE, runRiskCli, runRiskService } from "./cli/cli.js";
@@ -18,7 +19,6 @@ export { limitSetToPlain, parseLimitsFile } from "./config/limits-file.js";
 export { LimitsWatcher, readLimitsFile } from "./config/limits-watcher.js";
 export * from "./engine/index.js";
 export { checkInputFrom, checkResponse } from "./grpc/convert.js";
-export { checkHealth } from "./grpc/health.js";
 export { type RiskGrpcHandle, type RiskGrpcOptions, startGrpcServer } from "./grpc/server.js";
 export { type RiskBuses, type RiskDeps, type RiskHandle, riskLogger, startRisk } from "./service.js";
 export { AuditPublisher } from "./state/audit.js";

@@ -14,6 +14,7 @@ import { after, before, describe, it } from "node:test";
 import type { AuditEvent, Delivered } from "@fixmesh/bus";
 import { InProcessBus } from "@fixmesh/bus";
 import {
+  checkHealth,
   createGrpcClient,
   type GrpcClientOf,
   KillSwitchScope,
@@ -32,7 +33,6 @@ import { runRiskCli } from "./cli/cli.js";
 import { parseRiskConfig } from "./config/config.js";
 import { RiskConfigError } from "./config/errors.js";
 import { SESSION } from "./engine/testkit.js";
-import { checkHealth } from "./grpc/health.js";
 import { type RiskHandle, startRisk } from "./service.js";
 
 const T = { timeout: 30_000 };

@@ -9,6 +9,7 @@ import type { AuditEvent, Delivered } from "@fixmesh/bus";
 import { InProcessBus, orderEventId, orderSubject, stateSubject } from "@fixmesh/bus";
 import {
   type CheckOrderStreamResponse,
+  checkHealth,
   createGrpcClient,
   type GrpcClientOf,
   KillSwitchScope,
@@ -23,7 +24,6 @@ import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { parseRiskConfig } from "./config/config.js";
 import { orderEvent, SESSION } from "./engine/testkit.js";
-import { checkHealth } from "./grpc/health.js";
 import { type RiskHandle, startRisk } from "./service.js";
 
 const quiet = pino({ level: "silent" });

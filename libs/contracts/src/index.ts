@@ -42,3 +42,6 @@ export {
   reflectionPackageDefinition,
   type UnaryImpl,
 } from "./grpc.js";
+
+// grpc.health.v1 (Check and Watch), hand-encoded: served by risk and persistence, and a client check for tests.
+export { checkHealth, HealthService, type ServingStatus } from "./health.js";

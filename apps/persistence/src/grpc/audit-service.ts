@@ -10,6 +10,7 @@ import {
   addGrpcService,
   ErrorReason,
   type GrpcServiceImplOf,
+  HealthService,
   MessageDirection,
   type MessageFilter as MessageFilterMsg,
   RpcError,
@@ -37,7 +38,6 @@ import {
   type MessageFilter,
   type StoredMessage,
 } from "../audit/store.js";
-import { HealthService } from "./health.js";
 
 type StoredMsgInit = MessageInitShape<typeof StoredFixMessageSchema>;
 type VenueExecInit = MessageInitShape<typeof VenueExecutionSchema>;

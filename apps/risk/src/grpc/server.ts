@@ -6,6 +6,7 @@ import {
   type CheckOrderStreamResponseSchema,
   ErrorReason,
   type GrpcServiceImplOf,
+  HealthService,
   RiskService,
   RpcError,
 } from "@fixmesh/contracts";
@@ -38,7 +39,6 @@ import {
   limitSetToMessage,
   positionToMessage,
 } from "./convert.js";
-import { HealthService } from "./health.js";
 
 export interface RiskGrpcOptions {
   risk: Omit<RiskHandle, "port" | "healthPort" | "close">;
