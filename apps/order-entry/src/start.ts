@@ -52,6 +52,8 @@ export interface StartOptions {
 
 export interface OrderEntryHandle {
   readonly port: number;
+  /** The plaintext health-only listener's port (`grpc.healthPort`), or null. */
+  readonly healthPort: number | null;
   readonly core: OrderEntry;
   readonly repo: OrderRepository;
   readonly consumer: ExecutionConsumer | null;
@@ -343,11 +345,15 @@ export async function startOrderEntry(config: OrderEntryConfig, opts: StartOptio
       ...(publishAudit && { audit: publishAudit as AuditSink }),
     });
     undo.push(() => server.close());
-    log.info({ port: server.port, sessions: [...sessions], store: repo.kind }, "order-entry listening");
+    log.info(
+      { port: server.port, healthPort: server.healthPort, sessions: [...sessions], store: repo.kind },
+      "order-entry listening",
+    );
 
     let closing: Promise<void> | null = null;
     return {
       port: server.port,
+      healthPort: server.healthPort,
       core,
       repo,
       consumer,

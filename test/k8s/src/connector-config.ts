@@ -27,7 +27,7 @@ interface ElectionSection {
 }
 
 /** The value of `--config` in the container's arguments. */
-function configPath(c: IContainer): string | undefined {
+export function configPath(c: IContainer): string | undefined {
   const args = [...(c.command ?? []), ...(c.args ?? [])];
   const i = args.indexOf("--config");
   return i >= 0 ? args[i + 1] : undefined;
@@ -66,7 +66,7 @@ export function containerEnv(objects: readonly K8sObject[], w: Workload, c: ICon
 }
 
 /** Where a file path of the pod comes from: the mount it is under and the key in its volume. */
-function resolveMount(c: IContainer, path: string): { volume: string; key: string } | undefined {
+export function resolveMount(c: IContainer, path: string): { volume: string; key: string } | undefined {
   const mounts = [...(c.volumeMounts ?? [])].sort((a, b) => b.mountPath.length - a.mountPath.length);
   for (const m of mounts) {
     const dir = m.mountPath.endsWith("/") ? m.mountPath : `${m.mountPath}/`;
@@ -79,7 +79,12 @@ function resolveMount(c: IContainer, path: string): { volume: string; key: strin
 }
 
 /** The content a key of a mounted volume would have, or a reason why there is no such file. */
-function fileContent(objects: readonly K8sObject[], w: Workload, volumeName: string, key: string): string | Error {
+export function fileContent(
+  objects: readonly K8sObject[],
+  w: Workload,
+  volumeName: string,
+  key: string,
+): string | Error {
   const v = (w.pod.volumes ?? []).find((x) => x.name === volumeName);
   if (v === undefined) return new Error(`no volume ${volumeName}`);
   const items = v.secret?.items ?? v.configMap?.items;
@@ -144,7 +149,7 @@ function standInCertificate(key: string): string | undefined {
 const FILE_KEY = /File$/;
 
 /** Replaces every file path in `value` (in place) by `rewrite(path, where)`. */
-function rewriteFiles(value: unknown, rewrite: (path: string, where: string) => string, where = ""): void {
+export function rewriteFiles(value: unknown, rewrite: (path: string, where: string) => string, where = ""): void {
   if (Array.isArray(value)) {
     value.forEach((v, i) => {
       rewriteFiles(v, rewrite, `${where}[${i}]`);

@@ -148,7 +148,7 @@ for (const overlay of OVERLAYS) {
       none(networkProblems(objects()), "NetworkPolicies");
     });
 
-    test("order-entry, risk and persistence scale on JetStream consumer lag (KEDA nats-jetstream)", () => {
+    test("order-entry and persistence scale on JetStream consumer lag (KEDA nats-jetstream), risk on CPU with a durable per pod", () => {
       none(scalingProblems(objects()), "scaling");
     });
   });

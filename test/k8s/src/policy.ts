@@ -399,7 +399,7 @@ export function networkProblems(objects: readonly K8sObject[]): string[] {
 
 /**
  * Scaling: each KEDA ScaledObject targets a Deployment of the render that sets no replicas (KEDA owns the count)
- * and scales on the lag of a JetStream durable consumer of the FIX stream.
+ * and scales on the lag of a JetStream durable consumer of the FIX stream — except risk, which scales on CPU.
  */
 export function scalingProblems(objects: readonly K8sObject[]): string[] {
   const problems: string[] = [];
@@ -417,6 +417,20 @@ export function scalingProblems(objects: readonly K8sObject[]): string[] {
     if (target === undefined) problems.push(`${at}: no ${s.spec.scaleTargetRef.name} to scale`);
     else if ((target.spec as { replicas?: number }).replicas !== undefined) {
       problems.push(`${ref(target)}: sets replicas, which KEDA owns`);
+    }
+    if (s.spec.scaleTargetRef.name === "risk") {
+      // Every risk instance reads every order event with a durable of its own (positions in memory): more
+      // instances share no backlog, so risk scales on its CheckOrder load (CPU), and the pod name is its durable.
+      if (!s.spec.triggers.some((t) => t.type === "cpu")) problems.push(`${at}: no cpu trigger`);
+      if (s.spec.triggers.some((t) => t.type === "nats-jetstream")) {
+        problems.push(`${at}: a nats-jetstream trigger, but each risk instance has its own durable`);
+      }
+      const env = (target?.spec as { template?: { spec?: { containers?: { env?: { name: string }[] }[] } } })?.template
+        ?.spec?.containers?.[0]?.env;
+      if (!env?.some((e) => e.name === "FIXMESH_RISK_ID")) {
+        problems.push(`${at}: risk pods need FIXMESH_RISK_ID (a durable per instance)`);
+      }
+      continue;
     }
     const lag = s.spec.triggers.find((t) => t.type === "nats-jetstream");
     if (lag === undefined) problems.push(`${at}: no nats-jetstream trigger`);

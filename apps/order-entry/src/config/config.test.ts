@@ -74,9 +74,17 @@ describe("order-entry configuration: security", () => {
       dir,
     );
     assert.ok(noPolicy.issues.some((i) => i.field === "grpc.auth.policyFile" && /is required/.test(i.reason)));
-    assert.equal(fieldOf({ ...ok, grpc: { healthPort: 0 } }), "grpc.healthPort");
+    assert.equal(fieldOf({ ...ok, grpc: { healthPort: 70000 } }), "grpc.healthPort");
     // The files are read at start: a missing certificate is named too.
     assert.ok(noPolicy.issues.some((i) => i.field.startsWith("grpc.tls")));
+  });
+
+  it("accepts grpc.healthPort (the plaintext health-only listener)", () => {
+    assert.deepEqual(parseOrderEntryConfig({ ...ok, grpc: { healthPort: 8086 } }).grpc, {
+      host: "127.0.0.1",
+      port: 50061,
+      healthPort: 8086,
+    });
   });
 
   it("keeps the embedded default: plaintext on 127.0.0.1, no links", () => {

@@ -84,10 +84,6 @@ export function parseOrderEntryConfig(
     at: ["grpc"],
     issue: (path, reason) => issues.push({ field: fieldOf(path), reason }),
   });
-  if (security.healthPort !== undefined) {
-    // A health-only listener needs grpc.health.v1, which order-entry does not serve yet: refuse rather than ignore.
-    issues.push({ field: "grpc.healthPort", reason: "is not supported by order-entry (it serves no grpc.health.v1)" });
-  }
   const clientTls = (t: ClientTlsConfig | undefined, at: string): ClientTlsConfig | undefined => {
     if (t === undefined) return undefined;
     if ((t.certFile === undefined) !== (t.keyFile === undefined)) {

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   type CheckOrderResponse,
+  checkHealth,
+  OrderEntryService,
   OrderType,
   type OrderUpdate,
   RpcError,
@@ -54,6 +56,8 @@ async function serve(logLimit: number, maxBuffered?: number) {
     repo,
     client,
     submit,
+    port: server.port,
+    healthPort: server.healthPort,
     async close() {
       client.close();
       await server.close();
@@ -134,6 +138,90 @@ describe("StreamOrderUpdates", () => {
       assert.equal(err.reason, "SLOW_CONSUMER");
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe("grpc.health.v1", () => {
+  it("answers SERVING on the main port, for the server and for OrderEntryService", async () => {
+    const s = await serve(100);
+    try {
+      assert.equal(s.healthPort, null);
+      assert.equal(await checkHealth(`127.0.0.1:${s.port}`), "SERVING");
+      assert.equal(await checkHealth(`127.0.0.1:${s.port}`, OrderEntryService.typeName), "SERVING");
+      await assert.rejects(checkHealth(`127.0.0.1:${s.port}`, "fixmesh.v1.NoSuchService"), /NOT_FOUND|unknown service/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("serves a plaintext health-only listener on grpc.healthPort: SERVING, then NOT_SERVING while closing", async () => {
+    let release: () => void = () => undefined;
+    let checking = false;
+    const repo = new MemoryOrderStore({ logLimit: 100 });
+    const core = new OrderEntry({
+      repo,
+      // Holds one order in its risk check, so the server is still draining when its health is read.
+      risk: {
+        check: async () => {
+          checking = true;
+          await new Promise<void>((r) => {
+            release = r;
+          });
+          return { allowed: true } as CheckOrderResponse;
+        },
+      },
+      sender: { send: async () => ({ msgSeqNum: 1 }) as SendResponse, healthOf: () => SessionHealth.LIVE },
+      sessions: new Set([SESSION]),
+      onCommitted: () => undefined,
+      logger: pino({ level: "silent" }),
+    });
+    const server = await startGrpcServer({
+      core,
+      repo,
+      host: "127.0.0.1",
+      port: 0,
+      logger: pino({ level: "silent" }),
+      security: { healthPort: 0 },
+    });
+    const client = orderEntryClient(`127.0.0.1:${server.port}`);
+    const health = `127.0.0.1:${server.healthPort}`;
+    try {
+      assert.ok(server.healthPort !== null && server.healthPort > 0 && server.healthPort !== server.port);
+      assert.equal(await checkHealth(health), "SERVING");
+      assert.equal(await checkHealth(health, OrderEntryService.typeName), "SERVING");
+      // Health only: OrderEntryService is not served there.
+      const other = orderEntryClient(health);
+      try {
+        await assert.rejects(other.rpc.getOrder({ orderId: "x" }), (e: unknown) => RpcError.from(e).code === 12);
+      } finally {
+        other.close();
+      }
+
+      const pending = client.rpc.submitOrder({
+        idempotencyKey: "held",
+        sessionId: SESSION,
+        account: "ACC1",
+        symbol: "IBM",
+        side: Side.BUY,
+        quantity: "1",
+        orderType: OrderType.LIMIT,
+        price: "1",
+        timeInForce: TimeInForce.DAY,
+      });
+      await until(() => checking, "the risk check");
+      const closed = server.close();
+      assert.equal(await checkHealth(health), "NOT_SERVING");
+      assert.equal(await checkHealth(health, OrderEntryService.typeName), "NOT_SERVING");
+      release();
+      await pending;
+      await closed;
+      // Closed: the health listener is gone too.
+      await assert.rejects(checkHealth(health, "", 1000));
+    } finally {
+      release();
+      client.close();
+      await server.close();
     }
   });
 });

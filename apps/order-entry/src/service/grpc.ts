@@ -8,6 +8,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   addGrpcService,
   type GrpcServiceImplOf,
+  HealthService,
   OrderEntryService,
   type OrderRequestFrame,
   type OrderUpdateSchema,
@@ -25,7 +26,7 @@ import {
   toSecurityOptions,
 } from "@fixmesh/security";
 import { startSpan, tracingEnabled } from "@fixmesh/telemetry";
-import { status as Code, type Metadata, Server, type ServerWritableStream } from "@grpc/grpc-js";
+import { status as Code, type Metadata, Server, ServerCredentials, type ServerWritableStream } from "@grpc/grpc-js";
 import { context } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { LogEntry, OrderRepository } from "../store/types.js";
@@ -42,8 +43,8 @@ export interface GrpcServerOptions {
   port: number;
   logger: Logger;
   /**
-   * TLS/mTLS from files (reloaded on rotation), the authorization policy, bearer JWTs and limits: the config's
-   * `grpc` section. Default: plaintext without authorization, which only a loopback host may use (anything else
+   * TLS/mTLS from files (reloaded on rotation), the authorization policy, bearer JWTs, limits and a health-only
+   * port: the config's `grpc` section. Default: plaintext without authorization, which only a loopback host may use (anything else
    * throws SecurityConfigError naming `grpc.tls`).
    */
   security?: GrpcSecurityConfig;
@@ -55,6 +56,8 @@ export interface GrpcServerOptions {
 
 export interface GrpcServerHandle {
   readonly port: number;
+  /** The plaintext health-only listener's port (`grpc.healthPort`), or null. */
+  readonly healthPort: number | null;
   /** `enforce`: every call authenticated and checked against the policy; `open`: plaintext loopback, no policy. */
   readonly authorization: "open" | "enforce";
   close(): Promise<void>;
@@ -118,6 +121,10 @@ async function authorizeOrder(sec: GrpcSecurity, core: OrderEntry, call: Caller,
   sec.authorize(call, t);
 }
 
+/**
+ * Serves OrderEntryService and grpc.health.v1 (`""` and `fixmesh.v1.OrderEntryService`: SERVING while it serves,
+ * NOT_SERVING once it is closing), plus the plaintext health-only listener on `grpc.healthPort` when set.
+ */
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServerHandle> {
   const { core, repo, logger: log } = opts;
   // Throws before anything listens when the transport or the policy cannot be what the config asks for.
@@ -211,7 +218,10 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   addGrpcService(server, OrderEntryService, sec.protect(OrderEntryService, orderEntryServerRules, impl), {
     onInternalError: (err, method) => log.error({ err, method }, "gRPC call failed unexpectedly"),
   });
-  const address = `${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${opts.port}`;
+  const health = new HealthService({ "": "SERVING", [OrderEntryService.typeName]: "SERVING" });
+  health.addTo(server);
+  const hostPart = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
+  const address = `${hostPart}:${opts.port}`;
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, sec.credentials, (err, p) => {
       if (err) reject(new Error(`gRPC: cannot listen on ${address}: ${err.message}`, { cause: err }));
@@ -221,10 +231,30 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
     sec.close();
     throw err;
   });
+  // Kubelet grpc probes speak plaintext only: a listener that serves the health service and nothing else.
+  let healthServer: Server | null = null;
+  let healthPort: number | null = null;
+  if (opts.security?.healthPort !== undefined) {
+    const hs = new Server();
+    health.addTo(hs);
+    const hAddress = `${hostPart}:${opts.security.healthPort}`;
+    healthPort = await new Promise<number>((resolve, reject) => {
+      hs.bindAsync(hAddress, ServerCredentials.createInsecure(), (err, p) => {
+        if (err) reject(new Error(`gRPC health: cannot listen on ${hAddress}: ${err.message}`, { cause: err }));
+        else resolve(p);
+      });
+    }).catch((err: unknown) => {
+      sec.close();
+      server.forceShutdown();
+      throw err;
+    });
+    healthServer = hs;
+  }
   log.info(
     {
       host: opts.host,
       port,
+      ...(healthPort !== null && { healthPort }),
       tls: sec.certificates === null ? "off" : (opts.security?.tls?.clientCert ?? "require"),
       authorization: sec.mode,
       ...(sec.certificates && { certificate: sec.certificates.identity }),
@@ -234,15 +264,19 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   let closed: Promise<void> | null = null;
   return {
     port,
+    healthPort,
     authorization: sec.mode,
     close() {
       closed ??= new Promise<void>((resolve) => {
+        health.setAll("NOT_SERVING");
         for (const s of streams) s.end();
+        health.close();
         const timer = setTimeout(() => server.forceShutdown(), 2000);
         timer.unref();
         server.tryShutdown(() => {
           clearTimeout(timer);
           sec.close();
+          healthServer?.forceShutdown();
           resolve();
         });
       });
