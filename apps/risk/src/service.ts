@@ -4,7 +4,16 @@
  * events (health) — served over gRPC, every limit and kill-switch change audited as an event.
  */
 import { type DurableBus, type EventBus, InProcessBus, JetStreamBus, type Subscription } from "@fixmesh/bus";
+import {
+  describeLinkError,
+  type NatsLink,
+  natsConnectOptions,
+  type RedisLink,
+  redisClientOptions,
+} from "@fixmesh/security";
 import { withTraceLogMixin } from "@fixmesh/telemetry";
+import { credsAuthenticator, nkeyAuthenticator } from "@nats-io/transport-node";
+import { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
 import type { RiskConfig } from "./config/config.js";
 import type { RiskConfigError } from "./config/errors.js";
@@ -76,6 +85,42 @@ function isNotFound(err: unknown): boolean {
 }
 
 /** Starts the risk service; resolves once its positions are rebuilt from the order stream and it serves. */
+/** The secrets of a link, so that an error message quoting the server's answer never carries one. */
+function secretsOf(l: RedisLink | NatsLink): Array<{ reveal(): string }> {
+  const x = l as { password?: { reveal(): string }; token?: { reveal(): string } };
+  return [x.password, x.token].filter((v): v is { reveal(): string } => v !== undefined);
+}
+
+/**
+ * One connection to the state's Redis before the stores open: an authentication or TLS failure is reported as
+ * what it is (ioredis only rejects `connect()` with "Connection is closed" and reports the cause as an event).
+ */
+async function probeRedis(link: RedisLink): Promise<void> {
+  const probe = new Redis(link.url, {
+    ...redisClientOptions(link),
+    lazyConnect: true,
+    connectTimeout: 5000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  let first: unknown;
+  probe.on("error", (e: unknown) => {
+    first ??= e;
+  });
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (err) {
+    throw describeLinkError("redis", first ?? err, {
+      server: link.url,
+      ...(link.username !== undefined && { user: link.username }),
+      secrets: secretsOf(link),
+    });
+  } finally {
+    probe.disconnect();
+  }
+}
+
 export async function startRisk(config: RiskConfig, deps: RiskDeps = {}): Promise<RiskHandle> {
   const log = deps.logger ?? riskLogger(config);
   const now = deps.now ?? Date.now;
@@ -100,28 +145,36 @@ export async function startRisk(config: RiskConfig, deps: RiskDeps = {}): Promis
     let buses = deps.buses;
     let replay: ((name: string) => Promise<void>) | undefined;
     const nats = config.bus.nats;
+    const redisLink = config.links?.redis;
     if (buses === undefined && config.bus.kind === "nats") {
       const url = nats.url as string;
+      // The link's credentials and TLS (user/password, token, nkey, creds; verified TLS).
+      const natsLink = config.links?.nats;
+      const servers = natsLink?.url !== undefined ? natsLink.url.split(",") : url;
+      const connectOptions = natsLink && natsConnectOptions(natsLink, { nkeyAuthenticator, credsAuthenticator });
       const name = `risk-${config.risk.id}`;
       const orders = await JetStreamBus.connect({
-        servers: url,
+        servers,
         stream: nats.ordersStream,
         subjects: [`${nats.ordersPrefix}.>`],
         name,
+        ...(connectOptions && { connectOptions }),
       });
       cleanups.push(() => orders.close());
       const fix = await JetStreamBus.connect({
-        servers: url,
+        servers,
         stream: nats.fixStream,
         subjects: [`${nats.fixPrefix}.>`],
         name,
+        ...(connectOptions && { connectOptions }),
       });
       cleanups.push(() => fix.close());
       const audit = await JetStreamBus.connect({
-        servers: url,
+        servers,
         stream: nats.auditStream,
         subjects: [`${nats.auditPrefix}.>`],
         name,
+        ...(connectOptions && { connectOptions }),
       });
       cleanups.push(() => audit.close());
       buses = { orders, fix, audit };
@@ -151,11 +204,15 @@ export async function startRisk(config: RiskConfig, deps: RiskDeps = {}): Promis
     let fileSets: LimitSet[] = [];
     let loadedAt = now();
     const source = config.limits.file ?? "";
+    if (redisLink && (deps.limitOverrides === undefined || deps.killSwitches === undefined)) {
+      await probeRedis(redisLink);
+    }
     const overrides =
       deps.limitOverrides ??
       (config.state.kind === "redis"
         ? new RedisLimitOverrideStore({
-            redis: config.state.redis.url as string,
+            redis: redisLink?.url ?? (config.state.redis.url as string),
+            ...(redisLink && { redisOptions: redisClientOptions(redisLink) }),
             prefix: config.state.redis.prefix,
             onError: (err, what) => log.warn({ err, what }, "limit store"),
           })
@@ -215,7 +272,8 @@ export async function startRisk(config: RiskConfig, deps: RiskDeps = {}): Promis
       deps.killSwitches ??
       (config.state.kind === "redis"
         ? new RedisKillSwitchStore({
-            redis: config.state.redis.url as string,
+            redis: redisLink?.url ?? (config.state.redis.url as string),
+            ...(redisLink && { redisOptions: redisClientOptions(redisLink) }),
             prefix: config.state.redis.prefix,
             onError: (err, what) => log.warn({ err, what }, "kill-switch store"),
             onReload: (changed) => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -96,6 +96,67 @@ describe("service configuration", () => {
       issuesOf(() => parseRiskConfig("bus: { kind: kafka }\n", { env: {} })),
       ['bus.kind: must be one of in-process, nats, got "kafka"'],
     );
+  });
+});
+
+describe("Redis and NATS links", () => {
+  const links = `
+state: { kind: redis, redis: { url: "redis://127.0.0.1:6379", passwordFile: secrets/redis } }
+bus: { kind: nats, nats: { url: "nats://127.0.0.1:4222", user: fixmesh, passwordFile: secrets/nats } }
+`;
+
+  it("reads passwords from files (relative to the config file) and never shows them", () => {
+    const dir = mkdtempSync(join(tmpdir(), "risk-links-"));
+    try {
+      mkdirSync(join(dir, "secrets"));
+      writeFileSync(join(dir, "secrets", "redis"), "redis-s3cret-pw\n");
+      writeFileSync(join(dir, "secrets", "nats"), "nats-s3cret-pw\n");
+      const c = parseRiskConfig(links, { env: {}, baseDir: dir });
+      assert.equal(c.links?.redis?.url, "redis://127.0.0.1:6379");
+      assert.equal(c.links?.redis?.password?.reveal(), "redis-s3cret-pw");
+      assert.equal(c.links?.nats?.user, "fixmesh");
+      assert.equal(c.links?.nats?.password?.reveal(), "nats-s3cret-pw");
+      const shown = JSON.stringify(c);
+      assert.ok(!shown.includes("s3cret"), shown);
+      // REDIS_URL and NATS_URL still override the URLs; the credentials stay.
+      const e = parseRiskConfig(links, {
+        env: { REDIS_URL: "redis://10.0.0.1:6380", NATS_URL: "nats://10.0.0.2:4223" },
+        baseDir: dir,
+      });
+      assert.equal(e.links?.redis?.url, "redis://10.0.0.1:6380");
+      assert.equal(e.links?.redis?.password?.reveal(), "redis-s3cret-pw");
+      assert.equal(e.links?.nats?.url, "nats://10.0.0.2:4223");
+      assert.equal(e.links?.nats?.password?.reveal(), "nats-s3cret-pw");
+      // A missing password file is named.
+      rmSync(join(dir, "secrets", "nats"));
+      const missing = issuesOf(() => parseRiskConfig(links, { env: {}, baseDir: dir }));
+      assert.equal(missing.length, 1);
+      assert.match(missing[0], /^bus\.nats\.passwordFile: /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps a plain URL working: no credentials", () => {
+    const c = parseRiskConfig("state: { kind: redis }\nbus: { kind: nats }\n", {
+      env: { REDIS_URL: "redis://127.0.0.1:6379", NATS_URL: "nats://127.0.0.1:4222" },
+    });
+    assert.deepEqual(c.links, { redis: { url: "redis://127.0.0.1:6379" }, nats: { url: "nats://127.0.0.1:4222" } });
+  });
+
+  it("refuses a password in a URL, naming the field and not echoing it", () => {
+    const redis = issuesOf(() =>
+      parseRiskConfig("state: { kind: redis, redis: { url: 'redis://:hunter2@127.0.0.1:6379' } }\n", { env: {} }),
+    );
+    assert.equal(redis.length, 1);
+    assert.match(redis[0], /^state\.redis\.url: a password in the URL is not allowed/);
+    assert.ok(!redis[0].includes("hunter2"));
+    const nats = issuesOf(() =>
+      parseRiskConfig("bus: { kind: nats }\n", { env: { NATS_URL: "nats://fixmesh:hunter2@127.0.0.1:4222" } }),
+    );
+    assert.equal(nats.length, 1);
+    assert.match(nats[0], /^bus\.nats\.url: credentials in the URL are not allowed.*\(set by NATS_URL\)$/);
+    assert.ok(!nats[0].includes("hunter2"));
   });
 });
 

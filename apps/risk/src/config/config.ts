@@ -14,7 +14,17 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { type GrpcSecurityConfig, grpcSecurityFields, resolveGrpcSecurity } from "@fixmesh/security";
+import {
+  type GrpcSecurityConfig,
+  grpcSecurityFields,
+  InfraConfigError,
+  linkTlsSchema,
+  type NatsLink,
+  type RedisLink,
+  resolveGrpcSecurity,
+  resolveNatsLink,
+  resolveRedisLink,
+} from "@fixmesh/security";
 import { parse as parseYaml, YAMLError } from "yaml";
 import { z } from "zod";
 import { type ConfigIssue, describeIssue, fieldOf, RiskConfigError, show } from "./errors.js";
@@ -67,6 +77,11 @@ export const riskConfigSchema = z.strictObject({
         .strictObject({
           url: text.optional(),
           prefix: text.default("fixmesh"),
+          // The link's credentials and TLS (@fixmesh/security redisLinkSchema): secrets from files or env only.
+          username: text.optional(),
+          passwordFile: text.optional(),
+          passwordEnv: text.optional(),
+          tls: linkTlsSchema.optional(),
         })
         .default({ prefix: "fixmesh" }),
     })
@@ -77,6 +92,17 @@ export const riskConfigSchema = z.strictObject({
       nats: z
         .strictObject({
           url: text.optional(),
+          // The link's credentials and TLS (@fixmesh/security natsLinkSchema): one way to authenticate, secrets
+          // from files or env only.
+          user: text.optional(),
+          passwordFile: text.optional(),
+          passwordEnv: text.optional(),
+          tokenFile: text.optional(),
+          tokenEnv: text.optional(),
+          nkeySeedFile: text.optional(),
+          nkeySeedEnv: text.optional(),
+          credsFile: text.optional(),
+          tls: linkTlsSchema.optional(),
           ordersStream: text.default("ORDERS"),
           /** Order events are on `<ordersPrefix>.>`. */
           ordersPrefix: subjectPrefix.default("orders"),
@@ -121,10 +147,12 @@ type ParsedRiskConfig = z.infer<typeof riskConfigSchema>;
 
 /**
  * The checked configuration. `grpc` holds the resolved security section (paths absolute, files read once):
- * without `tls` it is plaintext, which only a loopback host may use.
+ * without `tls` it is plaintext, which only a loopback host may use. `links` are the Redis and NATS links (when
+ * state.kind is redis / bus.kind is nats) with their secrets read (`Secret`s print as [REDACTED]).
  */
 export type RiskConfig = Omit<ParsedRiskConfig, "grpc"> & {
   grpc: { host: string; port: number; closeGraceMs: number } & GrpcSecurityConfig;
+  links?: { redis?: RedisLink; nats?: NatsLink };
   source: string;
 };
 
@@ -196,6 +224,7 @@ export function parseRiskConfig(
   const r = riskConfigSchema.safeParse(root, { error: describeIssue });
   const issues: ConfigIssue[] = r.success ? [] : zodIssues(r.error.issues);
   let grpc: RiskConfig["grpc"] | undefined;
+  const links: NonNullable<RiskConfig["links"]> = {};
   if (r.success) {
     // Plaintext only on loopback, TLS only with a policy; the certificate and policy files are read here too.
     const g = r.data.grpc;
@@ -213,6 +242,41 @@ export function parseRiskConfig(
     if (r.data.bus.kind === "nats" && r.data.bus.nats.url === undefined) {
       issues.push({ field: "bus.nats.url", reason: "is required when bus.kind is nats (or set NATS_URL)" });
     }
+    // Secrets only from files or the environment; a password in a URL is refused (it would end up in a log).
+    const ctx = { env, baseDir: opts.baseDir ?? cwd };
+    const link = (f: () => void) => {
+      try {
+        f();
+      } catch (e) {
+        if (!(e instanceof InfraConfigError)) throw e;
+        issues.push({ field: e.field, reason: e.reason });
+      }
+    };
+    const redis = r.data.state.redis;
+    if (r.data.state.kind === "redis" && redis.url !== undefined) {
+      const { prefix: _prefix, ...input } = redis;
+      link(() => {
+        links.redis = resolveRedisLink(input, "state.redis", ctx);
+      });
+    }
+    const n = r.data.bus.nats;
+    if (r.data.bus.kind === "nats" && n.url !== undefined) {
+      const input = {
+        url: n.url,
+        ...(n.user !== undefined && { user: n.user }),
+        ...(n.passwordFile !== undefined && { passwordFile: n.passwordFile }),
+        ...(n.passwordEnv !== undefined && { passwordEnv: n.passwordEnv }),
+        ...(n.tokenFile !== undefined && { tokenFile: n.tokenFile }),
+        ...(n.tokenEnv !== undefined && { tokenEnv: n.tokenEnv }),
+        ...(n.nkeySeedFile !== undefined && { nkeySeedFile: n.nkeySeedFile }),
+        ...(n.nkeySeedEnv !== undefined && { nkeySeedEnv: n.nkeySeedEnv }),
+        ...(n.credsFile !== undefined && { credsFile: n.credsFile }),
+        ...(n.tls !== undefined && { tls: n.tls }),
+      };
+      link(() => {
+        links.nats = resolveNatsLink(input, "bus.nats", ctx);
+      });
+    }
   }
   for (const i of issues) {
     const origin = origins.get(i.field);
@@ -221,7 +285,7 @@ export function parseRiskConfig(
   if (!r.success || issues.length > 0 || grpc === undefined) {
     throw new RiskConfigError(`configuration ${source}`, issues);
   }
-  return { ...r.data, grpc, source };
+  return { ...r.data, grpc, links, source };
 }
 
 function set(root: Record<string, unknown>, path: string[], value: string): void {

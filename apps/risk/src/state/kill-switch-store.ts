@@ -55,6 +55,8 @@ export class MemoryKillSwitchStore implements KillSwitchStore {
 export interface RedisKillSwitchStoreOptions {
   /** A connection URL (`redis://127.0.0.1:6379`) or options; the store opens its own two connections. */
   redis: string | RedisOptions;
+  /** With a URL: the link's credentials and TLS (`redisClientOptions` of @fixmesh/security). */
+  redisOptions?: RedisOptions;
   /** Key prefix (default `fixmesh`): the hash `<prefix>:risk:kill-switches` and its channel `…:changes`. */
   prefix?: string;
   /** A watcher threw, or a record could not be read: something to log. */
@@ -88,6 +90,7 @@ export class RedisKillSwitchStore implements KillSwitchStore {
   constructor(opts: RedisKillSwitchStoreOptions) {
     this.records = new RedisRecords<KillSwitchState>({
       redis: opts.redis,
+      ...(opts.redisOptions && { redisOptions: opts.redisOptions }),
       key: `${opts.prefix ?? "fixmesh"}:risk:kill-switches`,
       parse: parseKillSwitch,
       ...(opts.onError && { onError: opts.onError }),

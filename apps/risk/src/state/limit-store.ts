@@ -57,11 +57,14 @@ export class RedisLimitOverrideStore implements LimitOverrideStore {
 
   constructor(opts: {
     redis: string | RedisOptions;
+    /** With a URL: the link's credentials and TLS (`redisClientOptions` of @fixmesh/security). */
+    redisOptions?: RedisOptions;
     prefix?: string;
     onError?: (err: unknown, what: string) => void;
   }) {
     this.records = new RedisRecords({
       redis: opts.redis,
+      ...(opts.redisOptions && { redisOptions: opts.redisOptions }),
       key: `${opts.prefix ?? "fixmesh"}:risk:limits`,
       parse: (value: unknown) => {
         const v = value as Partial<StoredOverride> | null;

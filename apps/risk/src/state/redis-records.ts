@@ -15,6 +15,8 @@ export interface Stamped {
 export interface RedisRecordsOptions<T extends Stamped> {
   /** A connection URL (`redis://127.0.0.1:6379`) or options; two connections are opened (commands, subscriber). */
   redis: string | RedisOptions;
+  /** With a URL: the link's credentials and TLS (`redisClientOptions` of @fixmesh/security). */
+  redisOptions?: RedisOptions;
   /** The hash's key; the channel is `<key>:changes`. */
   key: string;
   /** Reads a stored record; throws on anything else. */
@@ -80,7 +82,10 @@ export class RedisRecords<T extends Stamped> {
 
   constructor(private readonly opts: RedisRecordsOptions<T>) {
     const base: RedisOptions = { maxRetriesPerRequest: 2, lazyConnect: true };
-    this.cmd = typeof opts.redis === "string" ? new Redis(opts.redis, base) : new Redis({ ...opts.redis, ...base });
+    this.cmd =
+      typeof opts.redis === "string"
+        ? new Redis(opts.redis, { ...opts.redisOptions, ...base })
+        : new Redis({ ...opts.redis, ...base });
     this.sub = this.cmd.duplicate();
     this.channel = `${opts.key}:changes`;
     this.fanout = new RecordFanout<T>((err) => opts.onError?.(err, "watcher"));
@@ -144,6 +149,12 @@ export class RedisRecords<T extends Stamped> {
     if (this.closed) return;
     this.closed = true;
     this.fanout.clear();
-    await Promise.allSettled([this.sub.quit(), this.cmd.quit()]);
+    // QUIT only on a live connection: one that never got in (a refused password, a bad certificate) is retrying, and
+    // QUIT would wait for it; disconnect stops the retries.
+    const end = async (c: Redis) => {
+      if (c.status === "ready") await c.quit();
+      else c.disconnect();
+    };
+    await Promise.allSettled([end(this.sub), end(this.cmd)]);
   }
 }
