@@ -45,3 +45,6 @@ export {
 
 // grpc.health.v1 (Check and Watch), hand-encoded: served by risk and persistence, and a client check for tests.
 export { checkHealth, HealthService, type ServingStatus } from "./health.js";
+
+// Binding a service's server and its plaintext health-only listener (kubelet probes).
+export { type Listening, type ListenOptions, listenWithHealth } from "./listen.js";

@@ -1,4 +1,4 @@
-import { addGrpcService, reflectionPackageDefinition, SessionService } from "@fixmesh/contracts";
+import { addGrpcService, listenWithHealth, reflectionPackageDefinition, SessionService } from "@fixmesh/contracts";
 import type { RunnerLogger } from "@fixmesh/engine";
 import {
   type AuditSink,
@@ -7,7 +7,7 @@ import {
   sessionServiceRules,
   toSecurityOptions,
 } from "@fixmesh/security";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { SessionRegistry } from "../registry.js";
@@ -90,37 +90,18 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   // protobuf-es descriptors, so reflection describes exactly the contracts this server was built with.
   new ReflectionService(reflectionPackageDefinition(SessionService) as never).addToServer(server);
 
-  const address = `${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${opts.port}`;
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, security.credentials, (err, p) => {
-      if (err) reject(new Error(`gRPC: cannot listen on ${address}: ${err.message}`, { cause: err }));
-      else resolve(p);
-    });
+  // Kubelet grpc probes speak plaintext only: `grpc.healthPort` is a listener that serves the health service alone.
+  const { port, healthPort, healthServer } = await listenWithHealth(server, {
+    host: opts.host,
+    port: opts.port,
+    credentials: security.credentials,
+    healthPort: opts.security?.healthPort,
+    addHealth: (s) => health.addToServer(s),
   }).catch((err: unknown) => {
     handlers.close();
     security.close();
     throw err;
   });
-  // Kubelet grpc probes speak plaintext only: a listener that serves the health service and nothing else.
-  let healthServer: Server | null = null;
-  let healthPort: number | null = null;
-  if (opts.security?.healthPort !== undefined) {
-    const hs = new Server();
-    health.addToServer(hs);
-    const hAddress = `${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${opts.security.healthPort}`;
-    healthPort = await new Promise<number>((resolve, reject) => {
-      hs.bindAsync(hAddress, ServerCredentials.createInsecure(), (err, p) => {
-        if (err) reject(new Error(`gRPC health: cannot listen on ${hAddress}: ${err.message}`, { cause: err }));
-        else resolve(p);
-      });
-    }).catch((err: unknown) => {
-      handlers.close();
-      security.close();
-      server.forceShutdown();
-      throw err;
-    });
-    healthServer = hs;
-  }
   log?.info(
     {
       host: opts.host,

@@ -9,6 +9,7 @@ import {
   addGrpcService,
   type GrpcServiceImplOf,
   HealthService,
+  listenWithHealth,
   OrderEntryService,
   type OrderRequestFrame,
   type OrderUpdateSchema,
@@ -26,7 +27,7 @@ import {
   toSecurityOptions,
 } from "@fixmesh/security";
 import { startSpan, tracingEnabled } from "@fixmesh/telemetry";
-import { status as Code, type Metadata, Server, ServerCredentials, type ServerWritableStream } from "@grpc/grpc-js";
+import { status as Code, type Metadata, Server, type ServerWritableStream } from "@grpc/grpc-js";
 import { context } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { LogEntry, OrderRepository } from "../store/types.js";
@@ -220,36 +221,16 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   });
   const health = new HealthService({ "": "SERVING", [OrderEntryService.typeName]: "SERVING" });
   health.addTo(server);
-  const hostPart = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
-  const address = `${hostPart}:${opts.port}`;
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, sec.credentials, (err, p) => {
-      if (err) reject(new Error(`gRPC: cannot listen on ${address}: ${err.message}`, { cause: err }));
-      else resolve(p);
-    });
+  const { port, healthPort, healthServer } = await listenWithHealth(server, {
+    host: opts.host,
+    port: opts.port,
+    credentials: sec.credentials,
+    healthPort: opts.security?.healthPort,
+    addHealth: (s) => health.addTo(s),
   }).catch((err: unknown) => {
     sec.close();
     throw err;
   });
-  // Kubelet grpc probes speak plaintext only: a listener that serves the health service and nothing else.
-  let healthServer: Server | null = null;
-  let healthPort: number | null = null;
-  if (opts.security?.healthPort !== undefined) {
-    const hs = new Server();
-    health.addTo(hs);
-    const hAddress = `${hostPart}:${opts.security.healthPort}`;
-    healthPort = await new Promise<number>((resolve, reject) => {
-      hs.bindAsync(hAddress, ServerCredentials.createInsecure(), (err, p) => {
-        if (err) reject(new Error(`gRPC health: cannot listen on ${hAddress}: ${err.message}`, { cause: err }));
-        else resolve(p);
-      });
-    }).catch((err: unknown) => {
-      sec.close();
-      server.forceShutdown();
-      throw err;
-    });
-    healthServer = hs;
-  }
   log.info(
     {
       host: opts.host,

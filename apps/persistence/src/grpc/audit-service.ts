@@ -11,6 +11,7 @@ import {
   ErrorReason,
   type GrpcServiceImplOf,
   HealthService,
+  listenWithHealth,
   MessageDirection,
   type MessageFilter as MessageFilterMsg,
   RpcError,
@@ -24,7 +25,7 @@ import {
   type GrpcSecurityConfig,
   toSecurityOptions,
 } from "@fixmesh/security";
-import { Server, ServerCredentials, type ServerWritableStream, status } from "@grpc/grpc-js";
+import { Server, type ServerWritableStream, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { readable } from "../audit/readable.js";
 import { reconcile } from "../audit/reconcile.js";
@@ -370,41 +371,16 @@ export async function startAuditServer(opts: AuditServerOptions): Promise<AuditS
   });
   const health = new HealthService({ "": "SERVING", [AuditService.typeName]: "SERVING" });
   health.addTo(server);
-  const hostPart = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
-  const address = `${hostPart}:${opts.port}`;
-  let port: number;
-  try {
-    port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(address, security.credentials, (err, p) => {
-        if (err) reject(new Error(`gRPC: cannot listen on ${address}: ${err.message}`, { cause: err }));
-        else resolve(p);
-      });
-    });
-  } catch (err) {
+  const { port, healthPort, healthServer } = await listenWithHealth(server, {
+    host: opts.host,
+    port: opts.port,
+    credentials: security.credentials,
+    healthPort: opts.security?.healthPort,
+    addHealth: (s) => health.addTo(s),
+  }).catch((err: unknown) => {
     security.close();
     throw err;
-  }
-  // Kubelet grpc probes speak plaintext only: a listener that serves the health service and nothing else.
-  let healthServer: Server | null = null;
-  let healthPort: number | null = null;
-  if (opts.security?.healthPort !== undefined) {
-    const hs = new Server();
-    health.addTo(hs);
-    const hAddress = `${hostPart}:${opts.security.healthPort}`;
-    try {
-      healthPort = await new Promise<number>((resolve, reject) => {
-        hs.bindAsync(hAddress, ServerCredentials.createInsecure(), (err, p) => {
-          if (err) reject(new Error(`gRPC health: cannot listen on ${hAddress}: ${err.message}`, { cause: err }));
-          else resolve(p);
-        });
-      });
-    } catch (err) {
-      server.forceShutdown();
-      security.close();
-      throw err;
-    }
-    healthServer = hs;
-  }
+  });
   log?.info(
     {
       host: opts.host,

@@ -7,6 +7,7 @@ import {
   ErrorReason,
   type GrpcServiceImplOf,
   HealthService,
+  listenWithHealth,
   RiskService,
   RpcError,
 } from "@fixmesh/contracts";
@@ -27,7 +28,7 @@ import {
   startSpan,
   tracingEnabled,
 } from "@fixmesh/telemetry";
-import { type Metadata, Server, ServerCredentials, status } from "@grpc/grpc-js";
+import { type Metadata, Server, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { RiskHandle } from "../service.js";
 import {
@@ -227,36 +228,16 @@ export async function startGrpcServer(opts: RiskGrpcOptions): Promise<RiskGrpcHa
   const health = new HealthService({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
   health.addTo(server);
 
-  const hostPart = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
-  const address = `${hostPart}:${opts.port}`;
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, security.credentials, (err, p) => {
-      if (err) reject(new Error(`gRPC: cannot listen on ${address}: ${err.message}`, { cause: err }));
-      else resolve(p);
-    });
+  const { port, healthPort, healthServer } = await listenWithHealth(server, {
+    host: opts.host,
+    port: opts.port,
+    credentials: security.credentials,
+    healthPort: opts.security?.healthPort,
+    addHealth: (s) => health.addTo(s),
   }).catch((err: unknown) => {
     security.close();
     throw err;
   });
-  // Kubelet grpc probes speak plaintext only: a listener that serves the health service and nothing else.
-  let healthServer: Server | null = null;
-  let healthPort: number | null = null;
-  if (opts.security?.healthPort !== undefined) {
-    const hs = new Server();
-    health.addTo(hs);
-    const hAddress = `${hostPart}:${opts.security.healthPort}`;
-    healthPort = await new Promise<number>((resolve, reject) => {
-      hs.bindAsync(hAddress, ServerCredentials.createInsecure(), (err, p) => {
-        if (err) reject(new Error(`gRPC health: cannot listen on ${hAddress}: ${err.message}`, { cause: err }));
-        else resolve(p);
-      });
-    }).catch((err: unknown) => {
-      security.close();
-      server.forceShutdown();
-      throw err;
-    });
-    healthServer = hs;
-  }
   log?.info(
     {
       host: opts.host,
