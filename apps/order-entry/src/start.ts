@@ -117,9 +117,8 @@ export async function startOrderEntry(config: OrderEntryConfig, opts: StartOptio
     pino({
       level: config.log.level,
       base: { service: "order-entry", id: config.orderEntry.id },
-      // Every line logged inside a span carries its trace id. (A copy: pino writes into the mixin's object, and
-      // traceLogMixin answers a frozen one outside a span.)
-      mixin: () => ({ ...traceLogMixin() }),
+      // Every line logged inside a span carries its trace id (traceLogMixin answers a fresh object per line).
+      mixin: traceLogMixin,
     });
   const undo: Array<() => Promise<void> | void> = [];
   const cleanup = async () => {

@@ -11,7 +11,7 @@ import {
   type RedisLink,
   redisClientOptions,
 } from "@fixmesh/security";
-import { withTraceLogMixin } from "@fixmesh/telemetry";
+import { traceLogMixin } from "@fixmesh/telemetry";
 import { credsAuthenticator, nkeyAuthenticator } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
@@ -67,12 +67,10 @@ export interface RiskHandle {
 
 /** The service's pino logger; lines logged inside a traced check carry its trace id. */
 export function riskLogger(config: RiskConfig): Logger {
-  // Not `mixin: traceLogMixin` itself: pino merges a line's fields into the object the mixin returns, and outside a
-  // span that is a shared frozen object.
   return pino({
     level: config.log.level,
     base: { service: "risk", risk: config.risk.id },
-    mixin: withTraceLogMixin(() => ({})),
+    mixin: traceLogMixin,
   });
 }
 
