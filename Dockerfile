@@ -25,14 +25,15 @@ COPY . .
 RUN pnpm install --frozen-lockfile --offline --store-dir /pnpm-store
 RUN pnpm build
 # What runs of each workspace package: its manifest, its compiled code without tests, type declarations and
-# source maps, and its run-time files (the Lua scripts of the Redis store and of the election).
+# source maps, and its run-time files (the Lua scripts of the Redis store and of the election, the SQL
+# migrations of persistence).
 RUN set -eu; \
     for d in libs/* apps/*; do \
       if [ ! -f "$d/package.json" ]; then continue; fi; \
       mkdir -p "/out/$d"; \
       cp "$d/package.json" "/out/$d/"; \
       if [ -d "$d/dist" ]; then cp -R "$d/dist" "/out/$d/"; fi; \
-      if [ -d "$d/lua" ]; then cp -R "$d/lua" "/out/$d/"; fi; \
+      for r in lua migrations; do if [ -d "$d/$r" ]; then cp -R "$d/$r" "/out/$d/"; fi; done; \
     done; \
     find /out \( -name '*.test.js' -o -name '*.d.ts' -o -name '*.map' \) -type f -delete
 
