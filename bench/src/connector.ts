@@ -54,6 +54,8 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { loadavg } from "node:os";
+import { PerformanceObserver } from "node:perf_hooks";
+import { GCProfiler } from "node:v8";
 import { type Connector, loggerFor, parseConfig, startConnector } from "@fixmesh/connector";
 import {
   createGrpcClient,
@@ -415,8 +417,19 @@ async function drain(side: Side, expected: number): Promise<void> {
 
 // --- cases ---------------------------------------------------------------------------------------------------
 
-/** SendStream, closed loop over a window of orders in flight. Returns orders done per second. */
-async function streamThroughput(side: Side, ms: number): Promise<number> {
+interface ThroughputResult {
+  perSec: number;
+  cpuUsPerOrder: number;
+  heapBytesPerOrder: number;
+  promotedBytesPerOrder: number;
+  gcUsPerOrder: number;
+}
+
+/**
+ * SendStream, closed loop over a window of orders in flight. Returns orders done per second, and the CPU time
+ * this process (connector and gRPC client) spent per order meanwhile: a figure the machine's load moves less.
+ */
+async function streamThroughput(side: Side, ms: number): Promise<ThroughputResult> {
   const { call, ended } = openStream(side);
   const base = side.reports;
   let sent = 0;
@@ -438,7 +451,11 @@ async function streamThroughput(side: Side, ms: number): Promise<number> {
   await sleep(RAMP_MS);
   const t1 = performance.now();
   const d1 = side.reports;
+  const cpu1 = process.cpuUsage();
+  const heap = heapWatch();
   await sleep(ms);
+  const cpu = process.cpuUsage(cpu1);
+  const gc = heap.stop();
   const t2 = performance.now();
   const d2 = side.reports;
   stopping = true;
@@ -446,7 +463,46 @@ async function streamThroughput(side: Side, ms: number): Promise<number> {
   await drain(side, base + sent);
   call.end();
   await ended;
-  return ((d2 - d1) * 1000) / (t2 - t1);
+  const n = Math.max(1, d2 - d1);
+  return {
+    perSec: ((d2 - d1) * 1000) / (t2 - t1),
+    cpuUsPerOrder: (cpu.user + cpu.system) / n,
+    heapBytesPerOrder: gc.allocated / n,
+    promotedBytesPerOrder: gc.promoted / n,
+    gcUsPerOrder: (gc.pauseMs * 1000) / n,
+  };
+}
+
+/**
+ * What the V8 heap did meanwhile (this process: connector and gRPC client), from the heap statistics before and
+ * after each collection: bytes allocated, bytes that survived a young-generation collection into the old
+ * generation (what makes scavenges long), and the time collections took. Figures the machine's load moves little.
+ */
+function heapWatch(): { stop(): { allocated: number; promoted: number; pauseMs: number } } {
+  const profiler = new GCProfiler();
+  const used0 = process.memoryUsage().heapUsed;
+  profiler.start();
+  return {
+    stop() {
+      const used1 = process.memoryUsage().heapUsed;
+      const stats = profiler.stop()?.statistics ?? [];
+      let allocated = 0;
+      let promoted = 0;
+      let pauseMs = 0;
+      let last = used0;
+      const space = (h: (typeof stats)[number]["beforeGC"], name: string) =>
+        h.heapSpaceStatistics.find((x) => x.spaceName === name)?.spaceUsedSize ?? 0;
+      for (const g of stats) {
+        allocated += Math.max(0, g.beforeGC.heapStatistics.usedHeapSize - last);
+        last = g.afterGC.heapStatistics.usedHeapSize;
+        pauseMs += g.cost / 1000;
+        if (g.gcType === "Scavenge")
+          promoted += Math.max(0, space(g.afterGC, "old_space") - space(g.beforeGC, "old_space"));
+      }
+      allocated += Math.max(0, used1 - last);
+      return { allocated, promoted, pauseMs };
+    },
+  };
 }
 
 /** Sends `n` orders over SendStream as fast as the window allows, and waits for all their reports (untimed). */
@@ -512,6 +568,14 @@ interface Latency {
   p99us: number;
   /** p99 of how late the pacing loop wrote an order after its due time. */
   lagP99us: number;
+  /** Orders slower than the p99 target, and how many of them were in flight while a GC pause ran. */
+  slow: number;
+  slowDuringGc: number;
+  /** GC pauses meanwhile: how many, how many ≥ 1 ms, the longest, and their share of the time. */
+  gcPauses: number;
+  gcPausesOver1ms: number;
+  gcMaxMs: number;
+  gcShare: number;
 }
 
 /** Open loop at `rate` orders/s over SendStream for `ms`; latency from each order's due time to its report. */
@@ -530,6 +594,11 @@ async function streamLatency(side: Side, rate: number, ms: number): Promise<Late
     if (i >= 0 && i < total) latency[i] = at - due[i];
   };
   let sent = 0;
+  const gcs: Array<{ start: number; end: number }> = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcs.push({ start: e.startTime, end: e.startTime + e.duration });
+  });
+  gcObserver.observe({ entryTypes: ["gc"] });
   const t0 = performance.now();
   await new Promise<void>((resolve) => {
     const tick = () => {
@@ -551,16 +620,35 @@ async function streamLatency(side: Side, rate: number, ms: number): Promise<Late
     tick();
   });
   await drain(side, base + total);
+  const t1 = performance.now();
+  gcObserver.disconnect();
   side.onReport = null;
   call.end();
   await ended;
   if (latency.some(Number.isNaN)) throw new Error(`${side.kind}: an order's report was not matched to it`);
+  // What the tail is made of: the slow orders that were in flight while the collector stopped the process.
+  let slow = 0;
+  let slowDuringGc = 0;
+  for (let i = 0; i < total; i++) {
+    if (latency[i] * 1000 < TARGET_P99_US) continue;
+    slow++;
+    const from = due[i];
+    const to = due[i] + latency[i];
+    if (gcs.some((g) => g.end - g.start >= 0.5 && g.start < to && g.end > from)) slowDuringGc++;
+  }
+  const pauses = gcs.map((g) => g.end - g.start);
   latency.sort();
   lag.sort();
   return {
     p50us: percentile(latency, 0.5) * 1000,
     p99us: percentile(latency, 0.99) * 1000,
     lagP99us: percentile(lag, 0.99) * 1000,
+    slow,
+    slowDuringGc,
+    gcPauses: pauses.length,
+    gcPausesOver1ms: pauses.filter((x) => x >= 1).length,
+    gcMaxMs: Math.max(0, ...pauses),
+    gcShare: pauses.reduce((a, b) => a + b, 0) / (t1 - t0),
   };
 }
 
@@ -697,6 +785,8 @@ type CaseName = (typeof CASE_NAMES)[number];
 /** What one round of a case measured, and what the session's store did meanwhile. */
 interface Sample {
   value: number;
+  /** Throughput cases: CPU time, heap allocation and GC of this process per order done. */
+  cost?: ThroughputResult;
   latency?: Latency;
   replay?: ReplayResult;
   commits?: { perSec: number; messagesPerCommit: number; eventsPerCommit: number; meanMs: number };
@@ -758,11 +848,15 @@ async function main(): Promise<void> {
       streamRedis: (t) =>
         withSide("redis", async (side) => {
           const cpu0 = await venue.cpuMs();
-          const value = await streamThroughput(side, t);
+          const r = await streamThroughput(side, t);
           venueCpuPerOrderUs = (((await venue.cpuMs()) - cpu0) * 1000) / side.reports;
-          return { value };
+          return { value: r.perSec, cost: r };
         }),
-      streamMemory: (t) => withSide("memory", async (side) => ({ value: await streamThroughput(side, t) })),
+      streamMemory: (t) =>
+        withSide("memory", async (side) => {
+          const r = await streamThroughput(side, t);
+          return { value: r.perSec, cost: r };
+        }),
       unaryRedis: (t) =>
         withSide("redis", async (side) => ({ value: await unaryThroughput(side, t, UNARY_IN_FLIGHT) })),
       latencyRedis: (t) =>
@@ -819,16 +913,37 @@ async function main(): Promise<void> {
       replay: replayMedian === undefined ? null : replayMedian.ms < TARGET_REPLAY_MS && replays.every(heartbeatsFlow),
     };
     const round = (n: number | undefined) => (n === undefined ? null : Math.round(n));
+    const perOrder = (c: ThroughputResult | undefined) =>
+      c === undefined
+        ? null
+        : {
+            cpuUs: round(c.cpuUsPerOrder),
+            heapBytes: round(c.heapBytesPerOrder),
+            promotedBytes: round(c.promotedBytesPerOrder),
+            gcUs: Math.round(c.gcUsPerOrder * 10) / 10,
+          };
     const result = {
       ordersPerSec: round(streamRedis),
       p50us: round(latRedis?.p50us),
       p99us: round(latRedis?.p99us),
       store: "redis",
       unaryPerSec: round(value("unaryRedis")),
+      perOrder: perOrder(med("streamRedis")?.cost),
+      tail:
+        latRedis === undefined
+          ? null
+          : {
+              slowOrders: latRedis.slow,
+              slowDuringGc: latRedis.slowDuringGc,
+              gcPausesOver1ms: latRedis.gcPausesOver1ms,
+              gcMaxMs: Math.round(latRedis.gcMaxMs * 10) / 10,
+              gcShare: Math.round(latRedis.gcShare * 1000) / 1000,
+            },
       memory: {
         ordersPerSec: round(value("streamMemory")),
         p50us: round(latMemory?.p50us),
         p99us: round(latMemory?.p99us),
+        perOrder: perOrder(med("streamMemory")?.cost),
       },
       replay100k:
         replayMedian === undefined ? null : { ms: round(replayMedian.ms), heartbeatsDuring: replayMedian.heartbeats },
@@ -859,7 +974,15 @@ async function main(): Promise<void> {
     };
     const latencyRow = (label: string, l: Latency | undefined) =>
       `${label.padEnd(30)}${`p50 ${fmt(l?.p50us)} µs`.padStart(20)}${`p99 ${fmt(l?.p99us)} µs`.padStart(20)}` +
-      (l ? `   (pacing lag p99 ${fmt(l.lagP99us)} µs)` : "");
+      (l
+        ? `   (pacing lag p99 ${fmt(l.lagP99us)} µs)\n${"".padEnd(30)}orders over ${fmt(TARGET_P99_US)} µs: ${fmt(l.slow)}, ` +
+          `${fmt(l.slowDuringGc)} of them in flight during a GC pause; GC pauses ${l.gcPauses} ` +
+          `(${l.gcPausesOver1ms} ≥ 1 ms, longest ${l.gcMaxMs.toFixed(1)} ms), ${(l.gcShare * 100).toFixed(1)} % of the time`
+        : "");
+    const costLine = (c: ThroughputResult | undefined) =>
+      c === undefined
+        ? "—"
+        : `CPU ${fmt(c.cpuUsPerOrder)} µs, heap allocated ${fmt(c.heapBytesPerOrder)} B, promoted by scavenges ${fmt(c.promotedBytesPerOrder)} B, GC ${c.gcUsPerOrder.toFixed(1)} µs`;
     const replayLine = (x: ReplayResult) =>
       `${fmt(x.ms)} ms, ${x.heartbeats} Heartbeats in, TestRequests answered ${x.testRequestsAnsweredDuring}/${x.testRequestsSent} ` +
       `during the replay, longest wait ${fmt(x.maxAnswerMs)} ms`;
@@ -894,6 +1017,9 @@ async function main(): Promise<void> {
       `  SendStream throughput: ${commits("streamRedis")}`,
       `  unary Send:            ${commits("unaryRedis")}`,
       `  latency at ${fmt(offeredRate)}/s:   ${commits("latencyRedis")}`,
+      "per order in this process (connector + gRPC client), SendStream (median round):",
+      `  Redis store:  ${costLine(med("streamRedis")?.cost)}`,
+      `  memory store: ${costLine(med("streamMemory")?.cost)}`,
       `venue CPU per order: ${Number.isNaN(venueCpuPerOrderUs) ? "—" : venueCpuPerOrderUs.toFixed(1)} µs; Redis keys deleted at the end: ${fmt(keysDeleted)}`,
       "",
       `target ≥ ${fmt(TARGET_ORDERS)} orders/s over SendStream, Redis store: ${verdict(met.ordersPerSec)}`,

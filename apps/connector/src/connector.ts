@@ -46,6 +46,11 @@ import { type MetricsHandle, startMetrics } from "./metrics/index.js";
 import type { SessionRegistry } from "./registry.js";
 import { type SessionStore, Stores } from "./store/store.js";
 
+/** Outbox events read (and published, and acknowledged) per round trip. */
+const OUTBOX_BATCH = 1024;
+/** How long the outbox publisher lets events gather after a commit before it reads them. */
+const OUTBOX_LINGER_MS = 5;
+
 export interface Connector extends SessionRegistry {
   readonly config: ConnectorConfig;
   readonly logger: Logger;
@@ -418,10 +423,22 @@ class RunningConnector implements Connector {
     let publisher: OutboxPublisher | null = null;
     let unsubscribe: (() => void) | null = null;
     if (this.bus !== null) {
-      const p = new OutboxPublisher(store, this.bus);
-      unsubscribe = runner.onCommit((c) => {
-        if (c.events > 0) p.notify();
+      const p = new OutboxPublisher(store, this.bus, { batch: OUTBOX_BATCH });
+      // Woken at most once per OUTBOX_LINGER_MS: a commit per event-loop turn each waking the publisher cost a
+      // read and an ack (two more round trips on the store's connection) per commit, a few events each.
+      let wake: NodeJS.Timeout | null = null;
+      const off = runner.onCommit((c) => {
+        if (c.events === 0 || wake !== null) return;
+        wake = setTimeout(() => {
+          wake = null;
+          p.notify();
+        }, OUTBOX_LINGER_MS);
       });
+      unsubscribe = () => {
+        off();
+        if (wake !== null) clearTimeout(wake);
+        wake = null;
+      };
       p.start();
       publisher = p;
     }

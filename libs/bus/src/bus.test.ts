@@ -122,6 +122,29 @@ describe("outbox publisher, fenced store", () => {
     assert.deepEqual(got, ["t:1"]);
     await publisher.stop();
   });
+
+  it("stop during a read returns once the read is done, without waiting out the idle interval", async () => {
+    const bus = new InProcessBus();
+    const outbox = new ArrayOutbox();
+    outbox.add(ev("t", 1));
+    const read = outbox.readOutbox.bind(outbox);
+    let reading: (() => void) | null = null;
+    const inRead = new Promise<void>((r) => {
+      reading = r;
+    });
+    outbox.readOutbox = async (limit) => {
+      reading?.();
+      await new Promise((r) => setTimeout(r, 50));
+      return read(limit);
+    };
+    const publisher = new OutboxPublisher(outbox, bus, { idleMs: 10_000 });
+    publisher.start();
+    await inRead;
+    const t0 = performance.now();
+    await publisher.stop();
+    assert.ok(performance.now() - t0 < 2000, `stop took ${Math.round(performance.now() - t0)} ms`);
+    assert.equal(publisher.stats.published, 1);
+  });
 });
 
 async function freePort(): Promise<number> {

@@ -100,11 +100,15 @@ export class OutboxPublisher {
         delay = Math.min(delay * 2, this.opts.retryMaxMs ?? 5000);
         continue;
       }
-      if (n === 0 && !this.pending) await this.sleep(this.opts.idleMs ?? 1000);
+      // Less than a full batch: the outbox held no more when it was read, so the next read waits for a notify
+      // (or the idle poll) instead of asking again at once, an empty read per batch.
+      if (n < (this.opts.batch ?? 256) && !this.pending) await this.sleep(this.opts.idleMs ?? 1000);
     }
   }
 
   private sleep(ms: number): Promise<void> {
+    // `stop` may have come while a batch was in flight: its wake-up found no sleep to end.
+    if (!this.running) return Promise.resolve();
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         this.wake = null;

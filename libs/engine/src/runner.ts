@@ -707,7 +707,11 @@ export class SessionRunner implements SessionHandle {
 
   private armTimer(now: number): void {
     const at = nextDeadline(this.state, now);
-    if (at === this.timerAt && this.timer !== null) return;
+    // A timer already armed for the same deadline or an earlier one stays: the deadline moves later with almost
+    // every message (heartbeat due HeartBtInt after the last send), and re-arming per message cost a setTimeout
+    // each. A timer that fires before anything is due is harmless: the core checks the clock, does nothing, and
+    // the timer is armed again for the deadline then.
+    if (this.timer !== null && this.timerAt <= at) return;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.timerAt = at;

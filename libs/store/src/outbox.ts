@@ -13,20 +13,46 @@ import { type OutboxEntry, type OutboxEvent, StoreCorruptError } from "@fixmesh/
 const FORMAT = 1;
 const HEADER = 7;
 
+/**
+ * Bytes of an event's body. `headersJson`: `JSON.stringify(e.headers)` when it has headers (made once by the
+ * caller for both this and `writeEventBody`).
+ */
+export function eventBodyLength(e: OutboxEvent, headersJson: string | undefined): number {
+  const headersLength = headersJson === undefined ? 0 : Buffer.byteLength(headersJson, "utf8");
+  return (
+    2 +
+    Buffer.byteLength(e.id, "utf8") +
+    2 +
+    Buffer.byteLength(e.subject, "utf8") +
+    4 +
+    headersLength +
+    e.payload.length
+  );
+}
+
+/**
+ * Writes an event's body into `target` at `at` (room for `eventBodyLength` bytes); returns the end. Written
+ * straight into the commit's buffer, no intermediate buffer per string: one event per message in and out.
+ */
+export function writeEventBody(target: Buffer, at: number, e: OutboxEvent, headersJson: string | undefined): number {
+  const idLength = Buffer.byteLength(e.id, "utf8");
+  const subjectLength = Buffer.byteLength(e.subject, "utf8");
+  const headersLength = headersJson === undefined ? 0 : Buffer.byteLength(headersJson, "utf8");
+  let p = target.writeUInt16BE(idLength, at);
+  p += target.write(e.id, p, idLength, "utf8");
+  p = target.writeUInt16BE(subjectLength, p);
+  p += target.write(e.subject, p, subjectLength, "utf8");
+  p = target.writeUInt32BE(headersLength, p);
+  if (headersJson !== undefined) p += target.write(headersJson, p, headersLength, "utf8");
+  target.set(e.payload, p);
+  return p + e.payload.length;
+}
+
 /** An event's body, encoded now: the caller may reuse its payload buffer as soon as `commit` returns. */
 export function encodeEventBody(e: OutboxEvent): Buffer {
-  const id = Buffer.from(e.id, "utf8");
-  const subject = Buffer.from(e.subject, "utf8");
-  const headers = e.headers === undefined ? undefined : Buffer.from(JSON.stringify(e.headers), "utf8");
-  const headersLength = headers?.length ?? 0;
-  const body = Buffer.allocUnsafe(2 + id.length + 2 + subject.length + 4 + headersLength + e.payload.length);
-  let at = body.writeUInt16BE(id.length, 0);
-  at += id.copy(body, at);
-  at = body.writeUInt16BE(subject.length, at);
-  at += subject.copy(body, at);
-  at = body.writeUInt32BE(headersLength, at);
-  if (headers !== undefined) at += headers.copy(body, at);
-  body.set(e.payload, at);
+  const headersJson = e.headers === undefined ? undefined : JSON.stringify(e.headers);
+  const body = Buffer.allocUnsafe(eventBodyLength(e, headersJson));
+  writeEventBody(body, 0, e, headersJson);
   return body;
 }
 

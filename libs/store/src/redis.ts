@@ -19,7 +19,7 @@ import type { Cluster, Redis, RedisOptions } from "ioredis";
 import { createRedisClient, REDIS_CLIENT_DEFAULTS, whenReady } from "./client.js";
 import { StoreUnavailableError } from "./errors.js";
 import { type SessionKeys, sessionKeys } from "./keys.js";
-import { encodeEventBody, readEventMember } from "./outbox.js";
+import { eventBodyLength, readEventMember, writeEventBody } from "./outbox.js";
 import { memberLength, readMember, writeMember } from "./record.js";
 import { type StateReply, type StoreCommands, withScripts } from "./scripts.js";
 
@@ -149,38 +149,50 @@ export class RedisStore implements MessageStore {
   async commit(batch: CommitBatch): Promise<void> {
     checkBatch(batch);
     // Encoded now, into one buffer: the store's own copy, since the engine reuses its encode buffers as soon as
-    // this call returns.
+    // this call returns. Events and messages each go as one argument (see group-commit.lua).
     const outbound = batch.outbound;
-    let size = 0;
-    for (const m of outbound) size += memberLength(m);
     const events = batch.events ?? [];
+    const headers: Array<string | undefined> = new Array(events.length);
+    let eventsSize = 0;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      const h = e.headers === undefined ? undefined : JSON.stringify(e.headers);
+      headers[i] = h;
+      eventsSize += 4 + eventBodyLength(e, h);
+    }
+    let size = eventsSize;
+    for (const m of outbound) size += 4 + memberLength(m);
+    const buf = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (let i = 0; i < events.length; i++) {
+      const end = writeEventBody(buf, at + 4, events[i], headers[i]);
+      buf.writeUInt32BE(end - at - 4, at);
+      at = end;
+    }
+    for (const m of outbound) {
+      const end = writeMember(buf, at + 4, m);
+      buf.writeUInt32BE(end - at - 4, at);
+      at = end;
+    }
     const args: (string | Buffer)[] = [
       String(batch.nextSenderSeq),
       String(batch.nextTargetSeq),
       this.retentionStop,
       String(events.length),
+      buf.subarray(0, eventsSize),
+      buf.subarray(eventsSize),
     ];
-    for (const e of events) args.push(encodeEventBody(e));
     const keys = batch.idempotency ?? [];
     args.push(String(keys.length));
     if (keys.length > 0) {
       args.push(String(Date.now()), this.idemTtl, this.idemMax);
       for (const k of keys) args.push(k.key, `${k.seq}:${k.fingerprint}`);
     }
-    if (outbound.length > 0) {
-      const buf = Buffer.allocUnsafe(size);
-      let at = 0;
-      for (const m of outbound) {
-        const end = writeMember(buf, at, m);
-        args.push(String(m.seq), buf.subarray(at, end));
-        at = end;
-      }
-    }
     return this.later(async () => {
       const cycle = this.openCycle();
       const epoch = this.epoch;
       await this.call("commit", epoch, () =>
-        this.client.fixmeshStoreCommit(
+        this.client.fixmeshStoreGroupCommit(
           this.keys.meta,
           this.keys.out(cycle),
           this.keys.outbox,

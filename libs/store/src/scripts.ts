@@ -18,7 +18,7 @@ export type StateReply = (string | null)[];
 export interface StoreCommands {
   fixmeshStoreOpen(meta: string, cycle: string, now: string): Promise<StateReply>;
   fixmeshStoreFence(meta: string, epoch: string): Promise<StateReply>;
-  fixmeshStoreCommit(
+  fixmeshStoreGroupCommit(
     meta: string,
     out: string,
     outbox: string,
@@ -52,7 +52,7 @@ export interface StoreCommands {
 const SCRIPTS: Record<keyof StoreCommands, { numberOfKeys: number; lua: string }> = {
   fixmeshStoreOpen: { numberOfKeys: 1, lua: read("open.lua") },
   fixmeshStoreFence: { numberOfKeys: 1, lua: read("fence.lua") },
-  fixmeshStoreCommit: { numberOfKeys: 5, lua: guard + read("commit.lua") },
+  fixmeshStoreGroupCommit: { numberOfKeys: 5, lua: guard + read("group-commit.lua") },
   fixmeshStoreAckOutbox: { numberOfKeys: 2, lua: guard + read("ack-outbox.lua") },
   fixmeshStoreSetSequences: { numberOfKeys: 1, lua: guard + read("set-sequences.lua") },
   fixmeshStoreTrim: { numberOfKeys: 2, lua: guard + read("trim.lua") },

@@ -35,30 +35,32 @@ export function msgTypeProblem(msgType: string): string | null {
  * `<path>[i].value`). Header fields come out in ascending tag order (the encoder merges them with the standard
  * header that way) and may not repeat; body fields keep their order (repeating groups).
  */
-export function toFieldList(fields: readonly Field[], path: string, header: boolean): FieldList {
+export function toFieldList(fields: readonly Field[], path: string | (() => string), header: boolean): FieldList {
+  // The path names a bad field in the error only: built then, not for every field of every request.
+  const at = (i: number) => `${typeof path === "string" ? path : path()}[${i}]`;
   const out: FieldList = new Array(fields.length * 2);
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i];
-    const at = `${path}[${i}]`;
     const tag = f.tag;
-    if (tag < 1 || tag > MAX_TAG) throw RpcError.invalidField(`${at}.tag`, `${tag} is not a FIX tag (1..${MAX_TAG})`);
+    if (tag < 1 || tag > MAX_TAG)
+      throw RpcError.invalidField(`${at(i)}.tag`, `${tag} is not a FIX tag (1..${MAX_TAG})`);
     if (SESSION_OWNED.has(tag)) {
-      throw RpcError.invalidField(`${at}.tag`, `tag ${tag} is written by the session, not taken from a request`);
+      throw RpcError.invalidField(`${at(i)}.tag`, `tag ${tag} is written by the session, not taken from a request`);
     }
     out[i * 2] = tag;
     switch (f.value.case) {
       case "stringValue": {
         const problem = textProblem(f.value.value);
-        if (problem !== null) throw RpcError.invalidField(`${at}.value`, `tag ${tag}: ${problem}`);
+        if (problem !== null) throw RpcError.invalidField(`${at(i)}.value`, `tag ${tag}: ${problem}`);
         out[i * 2 + 1] = f.value.value;
         break;
       }
       case "bytesValue": {
         const b = f.value.value;
-        if (b.length === 0) throw RpcError.invalidField(`${at}.value`, `tag ${tag}: a FIX field cannot be empty`);
+        if (b.length === 0) throw RpcError.invalidField(`${at(i)}.value`, `tag ${tag}: a FIX field cannot be empty`);
         if (b.indexOf(SOH) >= 0 && !lengthPrecedes(fields, i, b.length)) {
           throw RpcError.invalidField(
-            `${at}.value`,
+            `${at(i)}.value`,
             `tag ${tag}: SOH is allowed only in a data field right after its length field, which must match`,
           );
         }
@@ -66,10 +68,10 @@ export function toFieldList(fields: readonly Field[], path: string, header: bool
         break;
       }
       default:
-        throw RpcError.invalidField(`${at}.value`, `tag ${tag}: a value is required`);
+        throw RpcError.invalidField(`${at(i)}.value`, `tag ${tag}: a value is required`);
     }
   }
-  return header ? sortedHeader(out, fields, path) : out;
+  return header ? sortedHeader(out, fields, typeof path === "string" ? path : path()) : out;
 }
 
 /** Header fields in ascending tag order, each tag once. */

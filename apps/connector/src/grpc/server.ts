@@ -1,4 +1,10 @@
-import { addGrpcService, listenWithHealth, reflectionPackageDefinition, SessionService } from "@fixmesh/contracts";
+import {
+  grpcImplementation,
+  grpcServiceDefinition,
+  listenWithHealth,
+  reflectionPackageDefinition,
+  SessionService,
+} from "@fixmesh/contracts";
 import type { RunnerLogger } from "@fixmesh/engine";
 import {
   type AuditSink,
@@ -12,6 +18,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { SessionRegistry } from "../registry.js";
 import type { IdempotencyOptions } from "./idempotency.js";
+import { decodeSendStreamRequest } from "./send-stream-codec.js";
 import { SessionServiceHandlers } from "./session-service.js";
 
 export interface GrpcServerOptions {
@@ -77,9 +84,18 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
     historySize: opts.historySize,
   });
   // Every SessionService call is authenticated and checked against the policy before its handler runs.
-  addGrpcService(server, SessionService, security.protect(SessionService, sessionServiceRules, handlers.impl), {
-    onInternalError: (err, method) => log?.error({ err, method }, "gRPC call failed unexpectedly"),
-  });
+  // SendStream frames are decoded by the connector's own reader (send-stream-codec.ts): the high-rate path.
+  const generic = grpcServiceDefinition(SessionService);
+  const definition = {
+    ...generic,
+    sendStream: { ...generic.sendStream, requestDeserialize: decodeSendStreamRequest },
+  };
+  server.addService(
+    definition,
+    grpcImplementation(SessionService, security.protect(SessionService, sessionServiceRules, handlers.impl), {
+      onInternalError: (err, method) => log?.error({ err, method }, "gRPC call failed unexpectedly"),
+    }),
+  );
   const health = new HealthImplementation({
     "": "SERVING",
     [SERVICE_NAME]: "SERVING",

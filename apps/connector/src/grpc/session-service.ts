@@ -10,7 +10,7 @@ import {
   type SendResult,
   SendResultSchema,
   type SendStreamRequest,
-  SendStreamResponseSchema,
+  type SendStreamResponse,
   type SessionService,
   StreamMessagesResponseSchema,
 } from "@fixmesh/contracts";
@@ -98,7 +98,7 @@ export class SessionServiceHandlers {
         const r = this.lookup(req.sessionId);
         return { session: this.view(r) };
       },
-      send: (req, call) => this.send(req, "", call, callTraceparent(req, call.metadata), "Send"),
+      send: (req, call) => this.send(req, -1, call, callTraceparent(req, call.metadata), "Send"),
       sendStream: (call) => this.sendStream(call),
       streamMessages: (call) => this.streamMessages(call),
       logout: (req, call) => {
@@ -185,8 +185,8 @@ export class SessionServiceHandlers {
     return sessionView(r, this.tapOf(r), now, l === undefined ? undefined : { leader: l.leader, epoch: l.epoch });
   }
 
-  private lookup(id: string, field = "session_id"): SessionRunner {
-    if (id === "") throw RpcError.invalidField(field, "is required");
+  private lookup(id: string, field: string | (() => string) = "session_id"): SessionRunner {
+    if (id === "") throw RpcError.invalidField(typeof field === "string" ? field : field(), "is required");
     const r = this.registry.get(id);
     const l = r === undefined ? this.registry.leadership?.(id) : undefined;
     if (l !== undefined && !l.leader) {
@@ -206,34 +206,36 @@ export class SessionServiceHandlers {
   }
 
   /**
-   * One Send, unary or from a stream (`prefix` locates the request in a stream frame for error field paths).
+   * One Send, unary (`item` -1) or the `item`-th of a stream frame (error field paths then start with
+   * `sends[<item>].send.`; built only for an error, not for every request).
    * Everything up to `runner.send` runs synchronously, so a stream's messages get MsgSeqNums in request order.
    * `traceparent` (valid or ""): the caller's trace, continued by the send's spans and events (send-tracing.ts).
    */
   private async send(
     req: SendRequest,
-    prefix: string,
+    item: number,
     call: CallState,
     traceparent: string,
     method: "Send" | "SendStream",
   ): Promise<SendResponse> {
-    if (req.sessionId === "") throw RpcError.invalidField(`${prefix}session_id`, "is required");
+    const prefix = () => (item < 0 ? "" : `sends[${item}].send.`);
+    if (req.sessionId === "") throw RpcError.invalidField(`${prefix()}session_id`, "is required");
     const problem = msgTypeProblem(req.msgType);
-    if (problem !== null) throw RpcError.invalidField(`${prefix}msg_type`, problem);
-    const body = toFieldList(req.fields, `${prefix}fields`, false);
+    if (problem !== null) throw RpcError.invalidField(`${prefix()}msg_type`, problem);
+    const body = toFieldList(req.fields, item < 0 ? "fields" : () => `${prefix()}fields`, false);
     const header =
-      req.headerFields.length > 0 ? toFieldList(req.headerFields, `${prefix}header_fields`, true) : undefined;
+      req.headerFields.length > 0 ? toFieldList(req.headerFields, `${prefix()}header_fields`, true) : undefined;
     const key = req.idempotencyKey;
     if (key.length > MAX_KEY_LENGTH) {
-      throw RpcError.invalidField(`${prefix}idempotency_key`, `is longer than ${MAX_KEY_LENGTH} characters`);
+      throw RpcError.invalidField(`${prefix()}idempotency_key`, `is longer than ${MAX_KEY_LENGTH} characters`);
     }
-    let r = this.lookup(req.sessionId, `${prefix}session_id`);
+    let r = this.lookup(req.sessionId, item < 0 ? "session_id" : () => `${prefix()}session_id`);
     // With the Redis store, the keys earlier leaders recorded are loaded before this term's first Send (sends
     // that arrive meanwhile wait behind it in arrival order, so a stream's MsgSeqNums keep the request order).
     const ready = this.keysReady(r, key !== "");
     if (ready !== undefined) {
       await ready;
-      r = this.lookup(req.sessionId, `${prefix}session_id`);
+      r = this.lookup(req.sessionId, item < 0 ? "session_id" : () => `${prefix()}session_id`);
     }
     const traced = traceparent === "" ? undefined : this.tracing.start(r, traceparent, req, method);
     try {
@@ -249,8 +251,8 @@ export class SessionServiceHandlers {
             throw new RpcError(
               Code.INVALID_ARGUMENT,
               ErrorReason.IDEMPOTENCY_KEY_REUSED,
-              `${prefix}idempotency_key: already used with a different request`,
-              { metadata: { session_id: r.id, field: `${prefix}idempotency_key` } },
+              `${prefix()}idempotency_key: already used with a different request`,
+              { metadata: { session_id: r.id, field: `${prefix()}idempotency_key` } },
             );
           }
           const dup = create(SendResponseSchema, { msgSeqNum: await first.seq, duplicate: true });
@@ -264,7 +266,8 @@ export class SessionServiceHandlers {
         throw sendError(err, r);
       });
       if (fingerprint !== undefined) this.keys.set(r.id, key, { fingerprint, seq });
-      const res = create(SendResponseSchema, { msgSeqNum: await seq, duplicate: false });
+      // Messages written as literals on this path (create() walks the schema for every one): all their fields set.
+      const res: SendResponse = { $typeName: "fixmesh.v1.SendResponse", msgSeqNum: await seq, duplicate: false };
       traced?.end(undefined, res);
       return res;
     } catch (err) {
@@ -364,7 +367,10 @@ export class SessionServiceHandlers {
         queue = queue.slice(head);
         head = 0;
       }
-      if (results.length > 0) call.write(create(SendStreamResponseSchema, { results }));
+      if (results.length > 0) {
+        const frame: SendStreamResponse = { $typeName: "fixmesh.v1.SendStreamResponse", results };
+        call.write(frame);
+      }
       if (paused && inFlight <= this.maxInFlight / 2) {
         paused = false;
         call.resume();
@@ -391,9 +397,10 @@ export class SessionServiceHandlers {
         const sent =
           item.send === undefined
             ? Promise.reject(RpcError.invalidField(`sends[${i}].send`, "is required"))
-            : this.send(item.send, `sends[${i}].send.`, call, callTraceparent(item.send, undefined), "SendStream");
+            : this.send(item.send, i, call, callTraceparent(item.send, undefined), "SendStream");
         sent.then(
-          (ok) => settle(slot, create(SendResultSchema, { correlationId, result: { case: "ok", value: ok } })),
+          (ok) =>
+            settle(slot, { $typeName: "fixmesh.v1.SendResult", correlationId, result: { case: "ok", value: ok } }),
           (err: unknown) => {
             if (!(err instanceof RpcError)) this.log?.error({ err }, "SendStream: unexpected failure");
             settle(

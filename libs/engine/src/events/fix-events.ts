@@ -48,19 +48,25 @@ export function subjectToken(sessionId: string): string {
 const SECRET_TAGS = [Tag.Password, Tag.NewPassword];
 
 const maskers = new Map<string, RegExp>();
+/** `<SOH><tag>=` as bytes, per tag: made once, not per message (indexOf with a string needle converts it each time). */
+const needles = new Map<number, Buffer>();
+
+function hasTag(raw: Buffer, tag: number): boolean {
+  let needle = needles.get(tag);
+  if (needle === undefined) {
+    needle = Buffer.from(`\x01${tag}=`, "latin1");
+    needles.set(tag, needle);
+  }
+  return raw.indexOf(needle) >= 0;
+}
 
 /** The message with the values of Password(554) and NewPassword(925) replaced by `********`. */
 export function maskSecrets(raw: Buffer, extraTags: readonly number[] = []): Buffer {
   // Cheap test first: most messages carry no secret tag at all.
-  const tags = extraTags.length === 0 ? SECRET_TAGS : [...SECRET_TAGS, ...extraTags];
-  let found = false;
-  for (const tag of tags) {
-    if (raw.indexOf(`\x01${tag}=`, 0, "latin1") >= 0) {
-      found = true;
-      break;
-    }
-  }
+  let found = hasTag(raw, Tag.Password) || hasTag(raw, Tag.NewPassword);
+  for (let i = 0; !found && i < extraTags.length; i++) found = hasTag(raw, extraTags[i]);
   if (!found) return raw;
+  const tags = extraTags.length === 0 ? SECRET_TAGS : [...SECRET_TAGS, ...extraTags];
   const key = tags.join(",");
   let re = maskers.get(key);
   if (re === undefined) {
@@ -85,36 +91,189 @@ export function messageEvent(
   const m = "raw" in msg ? msg : parser.parse(msg.bytes);
   const raw = "raw" in msg ? msg.raw : msg.bytes;
   const seq = "raw" in msg ? (msg.getInt(Tag.MsgSeqNum) ?? 0) : msg.seq;
-  const msgType = "raw" in msg ? msg.msgType : msg.msgType;
-  const body: FixMessageEvent = {
-    session,
-    cycle,
-    dir,
-    seq,
-    msgType,
-    possDup: false,
-    at,
-    raw: maskSecrets(raw, extraSecretTags).toString("base64"),
-  };
-  if (typeof m !== "string") {
-    body.possDup = m.flag(Tag.PossDupFlag);
-    body.sendingTime = m.get(Tag.SendingTime);
-    const pick = (tag: number) => {
-      const v = m.get(tag);
-      return v === undefined || v === "" ? undefined : v;
-    };
-    body.clOrdId = pick(Tag.ClOrdID);
-    body.origClOrdId = pick(Tag.OrigClOrdID);
-    body.orderId = pick(Tag.OrderID);
-    body.execId = pick(Tag.ExecID);
-  }
+  const msgType = msg.msgType;
   const id = `${session}:${cycle}:${dir}:${seq}`;
   const subject = `${prefix}.${subjectToken(session)}.${dir}.${msgType}`;
-  const payload = Buffer.from(JSON.stringify(body));
+  const payload = messagePayload(session, cycle, dir, seq, msgType, at, maskSecrets(raw, extraSecretTags), m);
   // The W3C trace context of the order this message belongs to rides in the event's (NATS) headers, so a
   // consumer continues the order's trace; an untraced message's event has no headers at all.
   if (traceparent !== undefined) return { id, subject, payload, headers: { traceparent } };
   return { id, subject, payload };
+}
+
+/**
+ * The JSON of a FixMessageEvent, byte for byte what `JSON.stringify` makes of it (keys in the order the body
+ * object had them: the routing fields parsed from the message come after `raw`), written straight into one
+ * buffer: one event per message in and out is built on the send path, and building the object, its JSON text,
+ * the base64 text of the message and then the bytes of all that was a quarter of the heap the connector
+ * allocated per order. A value that JSON must escape goes through `JSON.stringify` itself.
+ */
+function messagePayload(
+  session: string,
+  cycle: string,
+  dir: "in" | "out",
+  seq: number,
+  msgType: string,
+  at: number,
+  raw: Buffer,
+  m: FixMessage | string,
+): Buffer {
+  const head = headOf(session, cycle);
+  const parsed = typeof m === "string" ? null : m;
+  const possDup = parsed?.flag(Tag.PossDupFlag) === true;
+  const seqText = intText(seq);
+  const atText = intText(at);
+  const typeJson = plainAscii(msgType) ? null : Buffer.from(JSON.stringify(msgType), "utf8");
+  const rawLength = 4 * Math.ceil(raw.length / 3);
+  let size =
+    head.length +
+    dir.length +
+    SEQ.length +
+    seqText.length +
+    MSG_TYPE.length +
+    (typeJson === null ? msgType.length + 2 : typeJson.length) +
+    POSS_DUP.length +
+    (possDup ? 4 : 5) +
+    AT.length +
+    atText.length +
+    RAW.length +
+    rawLength +
+    2;
+  // The routing fields present: their value's byte range in `raw`, or (rare) the escaped JSON of the value.
+  const found = routing;
+  for (let k = 0; k < ROUTING.length; k++) {
+    found[k] = -1;
+    escaped[k] = null;
+    if (parsed === null) continue;
+    const i = parsed.indexOf(ROUTING[k].tag);
+    // An empty value counts as absent, except SendingTime (which the object kept as "").
+    if (i < 0 || (k > 0 && parsed.valueLengthAt(i) === 0)) continue;
+    found[k] = i;
+    size += ROUTING[k].key.length;
+    if (plainBytes(parsed.raw, parsed.fields[i * 3 + 1], parsed.fields[i * 3 + 2])) {
+      size += parsed.valueLengthAt(i) + 2;
+    } else {
+      const e = Buffer.from(JSON.stringify(parsed.valueAt(i)), "utf8");
+      escaped[k] = e;
+      size += e.length;
+    }
+  }
+  const out = Buffer.allocUnsafe(size);
+  out.set(head, 0);
+  let p = head.length;
+  p += out.write(dir, p, "latin1");
+  p = put(out, p, SEQ);
+  p += out.write(seqText, p, "latin1");
+  p = put(out, p, MSG_TYPE);
+  if (typeJson === null) {
+    out[p++] = QUOTE;
+    p += out.write(msgType, p, "latin1");
+    out[p++] = QUOTE;
+  } else p = put(out, p, typeJson);
+  p = put(out, p, POSS_DUP);
+  p += out.write(possDup ? "true" : "false", p, "latin1");
+  p = put(out, p, AT);
+  p += out.write(atText, p, "latin1");
+  p = put(out, p, RAW);
+  p = base64Write(raw, out, p);
+  out[p++] = QUOTE;
+  if (parsed !== null) {
+    for (let k = 0; k < ROUTING.length; k++) {
+      const i = found[k];
+      if (i < 0) continue;
+      p = put(out, p, ROUTING[k].key);
+      const e = escaped[k];
+      if (e !== null) {
+        p = put(out, p, e);
+        continue;
+      }
+      out[p++] = QUOTE;
+      p += parsed.raw.copy(out, p, parsed.fields[i * 3 + 1], parsed.fields[i * 3 + 2]);
+      out[p++] = QUOTE;
+    }
+  }
+  out[p++] = 0x7d; // }
+  if (p !== size) throw new Error(`messageEvent: wrote ${p} bytes of ${size}`);
+  return out;
+}
+
+const QUOTE = 0x22;
+const SEQ = Buffer.from('","seq":', "latin1");
+const MSG_TYPE = Buffer.from(',"msgType":', "latin1");
+const POSS_DUP = Buffer.from(',"possDup":', "latin1");
+const AT = Buffer.from(',"at":', "latin1");
+const RAW = Buffer.from(',"raw":"', "latin1");
+/** The routing fields, in the order the event object got them. */
+const ROUTING = [
+  { tag: Tag.SendingTime, key: Buffer.from(',"sendingTime":', "latin1") },
+  { tag: Tag.ClOrdID, key: Buffer.from(',"clOrdId":', "latin1") },
+  { tag: Tag.OrigClOrdID, key: Buffer.from(',"origClOrdId":', "latin1") },
+  { tag: Tag.OrderID, key: Buffer.from(',"orderId":', "latin1") },
+  { tag: Tag.ExecID, key: Buffer.from(',"execId":', "latin1") },
+];
+/** Scratch for messagePayload (one call at a time: it never awaits). */
+const routing = new Int32Array(ROUTING.length);
+const escaped: Array<Buffer | null> = ROUTING.map(() => null);
+
+/** `{"session":…,"cycle":…,"dir":"` for a session's current cycle, made once per cycle. */
+const heads = new Map<string, { cycle: string; head: Buffer }>();
+function headOf(session: string, cycle: string): Buffer {
+  const h = heads.get(session);
+  if (h !== undefined && h.cycle === cycle) return h.head;
+  const head = Buffer.from(`{"session":${JSON.stringify(session)},"cycle":${JSON.stringify(cycle)},"dir":"`, "utf8");
+  heads.set(session, { cycle, head });
+  return head;
+}
+
+function put(out: Buffer, p: number, b: Buffer): number {
+  out.set(b, p);
+  return p + b.length;
+}
+
+/** A number as JSON writes it. */
+function intText(n: number): string {
+  return Number.isFinite(n) ? String(n) : "null";
+}
+
+const B64 = Buffer.from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", "latin1");
+
+/** `src` as base64 (with padding, as Buffer#toString("base64")) into `out` at `p`; returns the end. */
+function base64Write(src: Buffer, out: Buffer, p: number): number {
+  const n = src.length;
+  let i = 0;
+  for (; i + 2 < n; i += 3) {
+    const v = (src[i] << 16) | (src[i + 1] << 8) | src[i + 2];
+    out[p++] = B64[v >>> 18];
+    out[p++] = B64[(v >>> 12) & 63];
+    out[p++] = B64[(v >>> 6) & 63];
+    out[p++] = B64[v & 63];
+  }
+  if (i < n) {
+    const v = (src[i] << 16) | (i + 1 < n ? src[i + 1] << 8 : 0);
+    out[p++] = B64[v >>> 18];
+    out[p++] = B64[(v >>> 12) & 63];
+    out[p++] = i + 1 < n ? B64[(v >>> 6) & 63] : 0x3d;
+    out[p++] = 0x3d;
+  }
+  return p;
+}
+
+/** True when JSON writes `v` as it is between quotes: printable ASCII without a quote or a backslash. */
+function plainAscii(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+/** The same test on latin1 bytes `b[s, e)`. */
+function plainBytes(b: Buffer, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) {
+    const c = b[i];
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
 }
 
 let stateCounter = 0;
