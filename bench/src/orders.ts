@@ -7,8 +7,10 @@
  *
  * Modes (one JSON line each with --json):
  * - unary: SubmitOrder, `--in-flight` (64) calls outstanding; baseline: the unary echo, 64 in flight.
- * - stream: SubmitOrderStream, one request a frame, up to `--window` (256) orders not yet filled; baseline: the
- *   stream echo, one message a frame, 256 in flight.
+ * - stream: SubmitOrderStream, the orders of one event-loop turn in one batch frame (`--single-frames`: one
+ *   request a frame), up to `--window` (256) orders not yet filled; baseline: the stream echo, one message a frame,
+ *   256 in flight. Every mode reads its fills on a `batched` StreamOrderUpdates (`--single-frames`: one update a
+ *   message).
  * - embedded: stream mode against the one-process stack (`orders-embedded.ts`: venue, connector, risk and
  *   order-entry in one process, memory state, no NATS); baseline: the stream echo.
  * - stream-mtls: stream mode against a second process stack with mutual TLS and the authorization policy on every
@@ -22,13 +24,13 @@
  * `--rate` (500) orders/s for `--latency-seconds` (4), each order written when due whatever happened before.
  *
  * Options: --json, --seconds=3, --rounds=3, --in-flight=64, --window=256, --rate=500, --latency-seconds=4,
- * --only=unary,stream,embedded,stream-mtls, --latency-only (the open loop alone),
+ * --only=unary,stream,embedded,stream-mtls, --latency-only (the open loop alone), --single-frames,
  * --profile=order-entry,risk,connector,venue-sim,embedded (node --cpu-prof on those processes; the files' folder is
  * printed on stderr and kept), --redis=URL, --nats=URL. Also printed per mode: 20 lone orders' latency, and CPU
  * time and write(2) calls per order by process (from /proc). Every wait is bounded; the run fails (exit 1) on a
  * broken stream, an order that never fills or a process that dies; refused orders are counted (`errors`).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -77,6 +79,11 @@ const IN_FLIGHT = Math.round(num("in-flight", 64));
 const WINDOW = Math.round(num("window", 256));
 const RATE = num("rate", 500);
 const LATENCY_SECONDS = num("latency-seconds", 4);
+/**
+ * One request per SubmitOrderStream frame and one update per StreamOrderUpdates message (the forms before batch
+ * frames), instead of the orders of one event-loop turn in one frame and a batched update stream.
+ */
+const SINGLE_FRAMES = args.get("single-frames") === "true";
 /** Only the open loop at --rate (no closed-loop rounds): to see the path's latency when it is not saturated. */
 const LATENCY_ONLY = args.get("latency-only") === "true";
 /** Orders sent one at a time before the rounds (what a lone order costs). */
@@ -436,6 +443,7 @@ async function startProcessStack(tag: string, mtls?: MtlsSetup): Promise<Stack> 
         { name: "connector", pid: connector.proc.pid as number },
         { name: "risk", pid: risk.proc.pid as number },
         { name: "venue-sim", pid: venue.proc.pid as number },
+        ...serversOnThisMachine(),
       ],
       stop,
     };
@@ -443,6 +451,24 @@ async function startProcessStack(tag: string, mtls?: MtlsSetup): Promise<Stack> 
     await stop();
     throw err;
   }
+}
+
+/**
+ * The Redis and NATS servers when they run on this machine (pidof; Linux): their CPU per order is part of what an
+ * order costs here. Shared with anything else using them at the time (other runs, tests): an upper bound.
+ */
+function serversOnThisMachine(): Array<{ name: string; pid: number }> {
+  const out: Array<{ name: string; pid: number }> = [];
+  for (const name of ["redis-server", "nats-server"]) {
+    try {
+      const pids = execFileSync("pidof", [name], { encoding: "utf8" }).trim().split(/\s+/).map(Number);
+      if (pids.length === 1 && Number.isInteger(pids[0]))
+        out.push({ name: `${name} (shared)`, pid: pids[0] as number });
+    } catch {
+      // not running here (or no pidof): left out
+    }
+  }
+  return out;
 }
 
 async function startEmbeddedStack(): Promise<Stack> {
@@ -535,8 +561,16 @@ class Driver {
     private readonly tls?: ClientTls,
   ) {
     this.client = orderEntryClient(address, tls?.credentials, tls?.options);
-    this.updates = this.client.rpc.streamOrderUpdates({ account: "", sessionId: "", fromPosition: 0n });
-    this.updates.on("data", (u: OrderUpdate) => this.onUpdate(u));
+    this.updates = this.client.rpc.streamOrderUpdates({
+      account: "",
+      sessionId: "",
+      fromPosition: 0n,
+      batched: !SINGLE_FRAMES,
+    });
+    this.updates.on("data", (u: OrderUpdate) => {
+      if (u.batch.length === 0) this.onUpdate(u);
+      else for (const x of u.batch) this.onUpdate(x);
+    });
     this.updates.on("error", (e: Error) => {
       if ((e as { code?: number }).code !== grpc.status.CANCELLED) this.failure ??= e;
     });
@@ -592,14 +626,29 @@ class Driver {
       OrderRequestFrame,
       OrderResponseFrame
     >;
-    s.on("data", (f: OrderResponseFrame) => {
+    const one = (f: OrderResponseFrame) => {
       if (f.result.case === "order") this.answered(f.correlationId, f.result.value.orderId, undefined);
       else if (f.result.case === "error") this.answered(f.correlationId, undefined, f.result.value.message);
+    };
+    s.on("data", (f: OrderResponseFrame) => {
+      if (f.results.length === 0) one(f);
+      else for (const r of f.results) one(r);
     });
     s.on("error", (e: Error) => {
       if ((e as { code?: number }).code !== grpc.status.CANCELLED) this.failure ??= e;
     });
     this.stream = s;
+  }
+
+  private frames: OrderRequestFrame[] = [];
+  private flushing: NodeJS.Immediate | null = null;
+
+  private flushFrames(): void {
+    this.flushing = null;
+    const frames = this.frames;
+    this.frames = [];
+    if (frames.length === 1) this.stream?.write(frames[0] as OrderRequestFrame);
+    else if (frames.length > 1) this.stream?.write({ batch: frames } as unknown as OrderRequestFrame);
   }
 
   /** Submits one order; `at` is its submit (or due) time. */
@@ -609,7 +658,13 @@ class Driver {
     this.pending.set(key, at);
     const req = orderOf(key, i);
     if (this.stream !== null) {
-      this.stream.write({ correlationId: key, request: { case: "submit", value: req } } as OrderRequestFrame);
+      const frame = { correlationId: key, request: { case: "submit", value: req } } as OrderRequestFrame;
+      if (SINGLE_FRAMES) this.stream.write(frame);
+      else {
+        // The orders of one event-loop turn go out as one batch frame (a lone order as a plain frame).
+        this.frames.push(frame);
+        this.flushing ??= setImmediate(() => this.flushFrames());
+      }
       return undefined;
     }
     return this.client.rpc.submitOrder(req).then(
@@ -814,7 +869,8 @@ async function measureOrders(stack: Stack, unary: boolean): Promise<OrderFigures
       cpuUsPerOrder[k] = Math.round((((v - (cpuBefore.get(k) ?? 0) - background) * 1000) / n) * 10) / 10;
     }
     let rawCpuMs = 0;
-    for (const [k, v] of cpuAfter) rawCpuMs += v - (cpuBefore.get(k) ?? 0);
+    // The shared Redis and NATS servers are left out: whatever else uses them would move this figure.
+    for (const [k, v] of cpuAfter) if (!k.endsWith("(shared)")) rawCpuMs += v - (cpuBefore.get(k) ?? 0);
     const writesPerOrder: Record<string, number> = {};
     for (const [k, v] of writesAfter) writesPerOrder[k] = Math.round(((v - (writesBefore.get(k) ?? 0)) / n) * 10) / 10;
     if (n > 0) {
@@ -904,7 +960,8 @@ async function main(): Promise<number> {
   const load = loadavg()[0]?.toFixed(2);
   log(
     `orders benchmark — Node ${process.version}, ${ROUNDS} rounds × ${SECONDS} s, unary ${IN_FLIGHT} in flight, ` +
-      `stream window ${WINDOW}, open loop ${RATE}/s for ${LATENCY_SECONDS} s; load average ${load} at start`,
+      `stream window ${WINDOW}, open loop ${RATE}/s for ${LATENCY_SECONDS} s, ` +
+      `${SINGLE_FRAMES ? "one request/update per frame" : "batch frames"}; load average ${load} at start`,
   );
   if (PROFILE.size > 0) log(`CPU profiles (node --cpu-prof) of ${[...PROFILE].join(", ")} go to ${PROFILE_DIR}`);
   const lines: Record<string, unknown>[] = [];

@@ -1,13 +1,16 @@
 /**
  * `fixmesh order-entry --config FILE [--port N]`: runs order-entry until SIGTERM/SIGINT. Prints
- * `{"listening":PORT}` once serving (scripts and tests read it). A bad configuration exits 2 naming the field.
+ * `{"listening":PORT}` once serving (scripts and tests read it), after `{"metrics":PORT}` when metrics are served.
+ * A bad configuration exits 2 naming the field.
  */
 import { parseArgs } from "node:util";
 import { initTelemetry, TelemetryConfigError } from "@fixmesh/telemetry";
 import { loadOrderEntryConfig, OrderEntryConfigError } from "./config/load.js";
+import { REBUILD_USAGE, runRebuildCli } from "./rebuild-cli.js";
 import { startOrderEntry } from "./start.js";
 
-export const ORDER_ENTRY_USAGE = `  order-entry --config FILE [--port N]   OrderEntryService (apps/order-entry/examples/order-entry.yaml)`;
+export const ORDER_ENTRY_USAGE = `  order-entry --config FILE [--port N]   OrderEntryService (apps/order-entry/examples/order-entry.yaml)
+${REBUILD_USAGE}`;
 
 export async function runOrderEntryCli(
   args: string[],
@@ -16,6 +19,7 @@ export async function runOrderEntryCli(
     err: (l) => process.stderr.write(`${l}\n`),
   },
 ): Promise<number> {
+  if (args[0] === "rebuild") return runRebuildCli(args.slice(1), io);
   let values: { config?: string; port?: string };
   try {
     ({ values } = parseArgs({ args, options: { config: { type: "string" }, port: { type: "string" } } }));
@@ -57,6 +61,8 @@ export async function runOrderEntryCli(
     await telemetry.shutdown().catch(() => undefined);
     return 1;
   }
+  // Before the listening line, which scripts wait for: by then they have the metrics port too.
+  if (handle.metricsPort !== null) io.out(JSON.stringify({ metrics: handle.metricsPort }));
   io.out(JSON.stringify({ listening: handle.port }));
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

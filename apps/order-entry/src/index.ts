@@ -6,7 +6,8 @@
  * - Running it: `startOrderEntry(config)`, `runOrderEntryCli(args)`, the configuration (`parseOrderEntryConfig`,
  *   `loadOrderEntryConfig`, `orderEntrySchema`).
  * - Its parts, for embedding and tests: `OrderEntry` (the service without gRPC), the stores (`MemoryOrderStore`,
- *   `RedisOrderStore`, `OrderRepository`), the clients (`ConnectorClient`, `RiskClient`).
+ *   `RedisOrderStore`, `OrderRepository`), the clients (`ConnectorClient`, `RiskClient`), the metrics
+ *   (`OrderEntryMetrics`), and `rebuildFromStream` (what `fixmesh order-entry rebuild` runs).
  */
 
 export { ORDER_ENTRY_USAGE, runOrderEntryCli } from "./cli.js";
@@ -24,7 +25,14 @@ export { loadOrderEntryConfig, OrderEntryConfigError, parseOrderEntryConfig } fr
 export { type OrderEntryConfig, type OrderEntryConfigInput, orderEntrySchema } from "./config/schema.js";
 export { type OrderRecord, snapshotOf } from "./model/record.js";
 export { updateOf } from "./service/grpc.js";
+export { OrderEntryMetrics } from "./service/metrics.js";
 export { OrderEntry, orderProto } from "./service/order-entry.js";
+export {
+  type RebuildOptions,
+  type RebuildSummary,
+  RebuildTargetNotEmptyError,
+  rebuildFromStream,
+} from "./service/rebuild.js";
 export { type OrderEntryHandle, type StartOptions, startOrderEntry } from "./start.js";
 export { MemoryOrderStore } from "./store/memory.js";
 export { RedisOrderStore } from "./store/redis.js";

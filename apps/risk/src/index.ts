@@ -20,6 +20,7 @@ export { LimitsWatcher, readLimitsFile } from "./config/limits-watcher.js";
 export * from "./engine/index.js";
 export { checkInputFrom, checkResponse } from "./grpc/convert.js";
 export { type RiskGrpcHandle, type RiskGrpcOptions, startGrpcServer } from "./grpc/server.js";
+export { RiskMetrics } from "./metrics.js";
 export { type RiskBuses, type RiskDeps, type RiskHandle, riskLogger, startRisk } from "./service.js";
 export { AuditPublisher } from "./state/audit.js";
 export { applyOrderBatch, type FeedStats } from "./state/feeds.js";

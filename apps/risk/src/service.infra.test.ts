@@ -266,4 +266,38 @@ describe("two risk instances on Redis and NATS", () => {
       await e.cleanup();
     }
   });
+
+  it("an instance's own durable stays while it runs and is removed once it is gone for bus.durableInactiveMs", async () => {
+    const e = await env();
+    const withThreshold = (id: string, ms: number): RiskConfig => {
+      const c = e.config(id);
+      return { ...c, bus: { ...c.bus, durableInactiveMs: ms } };
+    };
+    const exists = (name: string) =>
+      e.orders.durableInfo(name).then(
+        () => true,
+        () => false,
+      );
+    const pod = await startRisk(withThreshold("pod-1", 1000), { logger: quiet });
+    const keeper = await startRisk(withThreshold("pod-2", 0), { logger: quiet });
+    try {
+      assert.equal(await exists("risk-pod-1"), true);
+      // Idle for three thresholds while running: the instance's reads keep its durable.
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.equal(await exists("risk-pod-1"), true, "kept while the instance reads it");
+      await pod.close();
+      await keeper.close();
+      await until(
+        "the gone instance's durable removed",
+        () => exists("risk-pod-1"),
+        (v) => !v,
+        15_000,
+      );
+      assert.equal(await exists("risk-pod-2"), true, "durableInactiveMs 0 keeps the durable");
+    } finally {
+      await pod.close();
+      await keeper.close();
+      await e.cleanup();
+    }
+  });
 });

@@ -11,7 +11,7 @@ import {
   type RedisLink,
   redisClientOptions,
 } from "@fixmesh/security";
-import { traceLogMixin } from "@fixmesh/telemetry";
+import { serveMetrics, traceLogMixin } from "@fixmesh/telemetry";
 import { credsAuthenticator, nkeyAuthenticator } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
@@ -23,6 +23,7 @@ import { describeKillSwitch, type KillSwitchState } from "./engine/kill-switches
 import { describeScope, type LimitSet, scopeKey } from "./engine/limits.js";
 import type { Decision } from "./engine/rules.js";
 import { startGrpcServer } from "./grpc/server.js";
+import { RiskMetrics } from "./metrics.js";
 import { AuditPublisher } from "./state/audit.js";
 import { type FeedStats, followSessionHealth, OrderFeed } from "./state/feeds.js";
 import { type KillSwitchStore, MemoryKillSwitchStore, RedisKillSwitchStore } from "./state/kill-switch-store.js";
@@ -53,6 +54,9 @@ export interface RiskHandle {
   readonly port: number;
   /** The plaintext health-only port (`grpc.healthPort`), or null. */
   readonly healthPort: number | null;
+  /** The Prometheus endpoint's port (`metrics`), or null when not served. */
+  readonly metricsPort: number | null;
+  readonly metrics: RiskMetrics;
   readonly engine: RiskEngine;
   readonly killSwitches: KillSwitchStore;
   readonly stats: FeedStats;
@@ -123,6 +127,8 @@ export async function startRisk(config: RiskConfig, deps: RiskDeps = {}): Promis
   const log = deps.logger ?? riskLogger(config);
   const now = deps.now ?? Date.now;
   const engine = new RiskEngine({ reservationTtlMs: config.limits.reservationTtlMs });
+  const metricSources: ConstructorParameters<typeof RiskMetrics>[0] = { engine };
+  const metrics = new RiskMetrics(metricSources);
   const cleanups: Array<() => Promise<void> | void> = [];
   let stopping: Promise<void> | null = null;
   const cleanup = () => {
@@ -237,6 +243,7 @@ export async function startRisk(config: RiskConfig, deps: RiskDeps = {}): Promis
           fileSets = sets;
           loadedAt = at;
           applyLimits();
+          metrics.limitsChanged("file");
           log.info({ file, limitSets: sets.length }, "limits file reloaded");
           void auditSafely({
             principal: "limits-file",
@@ -305,6 +312,8 @@ export async function startRisk(config: RiskConfig, deps: RiskDeps = {}): Promis
       stats,
       log,
       ...(replay && { replay }),
+      // Named per instance (the pod): the server drops it once the pod is gone for good.
+      inactiveThresholdMs: config.bus.durableInactiveMs,
     });
     await feed.start();
     cleanups.push(() => feed.stop());
@@ -313,17 +322,39 @@ export async function startRisk(config: RiskConfig, deps: RiskDeps = {}): Promis
     await feed.caughtUp(config.bus.catchUpTimeoutMs);
     log.info({ orderEvents: stats.orderEvents, fills: stats.fills }, "positions rebuilt from the order stream");
 
+    // --- metrics -----------------------------------------------------------------------------------------------
+    metricSources.consumer = {
+      stream: config.bus.kind === "nats" ? nats.ordersStream : "orders",
+      name: `risk-${config.risk.id}`,
+      lag: () => feed.lag(),
+    };
+    let metricsPort: number | null = null;
+    if (config.metrics !== undefined) {
+      const endpoint = await serveMetrics({ ...config.metrics, registry: metrics.registry, logger: log });
+      cleanups.push(() => endpoint.close());
+      metricsPort = endpoint.port;
+      log.info({ host: config.metrics.host, port: metricsPort }, "Prometheus metrics listening");
+    }
+
     // --- the service -------------------------------------------------------------------------------------------
     const handle: RiskHandle = {
       port: 0,
       healthPort: null,
+      metricsPort,
+      metrics,
       engine,
       killSwitches,
       stats,
-      check: (input) => engine.check(input, now()),
+      check: (input) => {
+        const t0 = performance.now();
+        const d = engine.check(input, now());
+        metrics.checked(d, (performance.now() - t0) / 1000);
+        return d;
+      },
       limits: () => ({ sets: engine.limits.list(), source, loadedAt }),
       async setLimits(set, reason, principal) {
         await overrides.set(set, reason, principal);
+        metrics.limitsChanged("set_limits");
         await auditSafely({
           principal,
           action: "SetLimits",

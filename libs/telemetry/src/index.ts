@@ -4,9 +4,21 @@
  * Setup: `initTelemetry({ serviceName })` once at start (OTEL_* variables), `telemetry.shutdown()` at exit.
  * Spans: `withSpan` / `startSpan`. Propagation (W3C traceparent): gRPC metadata and headers records.
  * Logs: `traceLogMixin` for pino. Test collector: `@fixmesh/telemetry/testing`.
+ * Metrics: `MetricsRegistry` (counters, histograms, gauges read at scrape) served by `serveMetrics` at /metrics.
  */
 export { readTelemetryConfig, SamplerName, type TelemetryConfig, TelemetryConfigError } from "./config.js";
 export { type TraceLogFields, traceLogMixin, withTraceLogMixin } from "./logging.js";
+export {
+  type Counter,
+  type Histogram,
+  LATENCY_BUCKETS,
+  type Labels,
+  METRICS_PATH,
+  type MetricsEndpoint,
+  MetricsRegistry,
+  type Sample,
+  serveMetrics,
+} from "./prometheus.js";
 export {
   contextFromTraceparent,
   extractFromHeaders,

@@ -6,24 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { KillSwitchScope, OrderStatus, OrderType, RpcError, Side, TimeInForce } from "@fixmesh/contracts";
+import { KillSwitchScope, OrderStatus, RpcError, Side } from "@fixmesh/contracts";
 import type { OrderEntryClient } from "@fixmesh/order-entry";
-import { eventually, OrdersStack, rand, SESSION, UpdateCollector } from "./orders-harness.js";
-
-function submitReq(symbol: string, over: Record<string, unknown> = {}) {
-  return {
-    idempotencyKey: `k-${rand()}`,
-    sessionId: SESSION,
-    account: "ACC1",
-    symbol,
-    side: Side.BUY,
-    quantity: "100",
-    orderType: OrderType.LIMIT,
-    price: "100",
-    timeInForce: TimeInForce.DAY,
-    ...over,
-  };
-}
+import { eventually, OrdersStack, rand, SESSION, submitReq, UpdateCollector } from "./orders-harness.js";
 
 async function statusOf(c: OrderEntryClient, orderId: string) {
   return (await c.rpc.getOrder({ orderId }, { deadline: Date.now() + 5000 })).order;

@@ -18,11 +18,14 @@ import {
   type GrpcClientOf,
   type GrpcServiceImplOf,
   type KillSwitchScope,
+  OrderType,
   type OrderUpdate,
   RiskService,
   RpcError,
   SessionHealth,
   SessionService,
+  Side,
+  TimeInForce,
 } from "@fixmesh/contracts";
 import { type OrderEntryClient, orderEntryClient } from "@fixmesh/order-entry";
 import { parseVenueSimConfig, startVenueSim, type VenueSim } from "@fixmesh/venue-sim";
@@ -582,4 +585,20 @@ export class UpdateCollector {
   cancel(): void {
     this.call.cancel();
   }
+}
+
+/** A SubmitOrder request on SESSION for ACC1: buy 100 `symbol` at 100, limit, day, a fresh idempotency key. */
+export function submitReq(symbol: string, over: Record<string, unknown> = {}) {
+  return {
+    idempotencyKey: `k-${rand()}`,
+    sessionId: SESSION,
+    account: "ACC1",
+    symbol,
+    side: Side.BUY,
+    quantity: "100",
+    orderType: OrderType.LIMIT,
+    price: "100",
+    timeInForce: TimeInForce.DAY,
+    ...over,
+  };
 }

@@ -6,24 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { OrderStatus, OrderType, RpcError, Side, TimeInForce } from "@fixmesh/contracts";
+import { OrderStatus, RpcError } from "@fixmesh/contracts";
 import type { OrderEntryClient } from "@fixmesh/order-entry";
-import { eventually, OrdersStack, rand, SESSION } from "./orders-harness.js";
-
-function submitReq(symbol: string, over: Record<string, unknown> = {}) {
-  return {
-    idempotencyKey: `k-${rand()}`,
-    sessionId: SESSION,
-    account: "ACC1",
-    symbol,
-    side: Side.BUY,
-    quantity: "100",
-    orderType: OrderType.LIMIT,
-    price: "100",
-    timeInForce: TimeInForce.DAY,
-    ...over,
-  };
-}
+import { eventually, OrdersStack, SESSION, submitReq } from "./orders-harness.js";
 
 const deadline = (ms = 10_000) => ({ deadline: Date.now() + ms });
 

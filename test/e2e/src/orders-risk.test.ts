@@ -6,19 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import {
-  createGrpcClient,
-  KillSwitchScope,
-  OrderStatus,
-  OrderType,
-  RiskService,
-  RpcError,
-  Side,
-  TimeInForce,
-} from "@fixmesh/contracts";
+import { createGrpcClient, KillSwitchScope, OrderStatus, RiskService, RpcError } from "@fixmesh/contracts";
 import type { OrderEntryClient } from "@fixmesh/order-entry";
 import * as grpc from "@grpc/grpc-js";
-import { eventually, OrdersStack, rand, SESSION } from "./orders-harness.js";
+import { eventually, OrdersStack, submitReq } from "./orders-harness.js";
 
 const LIMITS = `limits:
   - normal:
@@ -33,21 +24,6 @@ const LIMITS = `limits:
       BOOK: "100"
       GME: "100"
 `;
-
-function submitReq(symbol: string, over: Record<string, unknown> = {}) {
-  return {
-    idempotencyKey: `k-${rand()}`,
-    sessionId: SESSION,
-    account: "ACC1",
-    symbol,
-    side: Side.BUY,
-    quantity: "100",
-    orderType: OrderType.LIMIT,
-    price: "100",
-    timeInForce: TimeInForce.DAY,
-    ...over,
-  };
-}
 
 const deadline = (ms = 10_000) => ({ deadline: Date.now() + ms });
 

@@ -246,6 +246,47 @@ log: { level: warn }
     },
   );
 
+  it(
+    "a SubmitOrderStream batch frame from A with one item for ACC-B is refused whole; nothing of it is placed",
+    T,
+    async () => {
+      const a = client(id.a);
+      const mine = submitReq("ACC-A", "IBM");
+      const stream = a.rpc.submitOrderStream();
+      const ended = new Promise<Error | null>((resolve) => {
+        stream.on("data", () => undefined);
+        stream.on("error", (e: Error) => resolve(e));
+        stream.on("end", () => resolve(null));
+      });
+      stream.write({
+        batch: [
+          { correlationId: "a", request: { case: "submit", value: mine } },
+          { correlationId: "b", request: { case: "submit", value: submitReq("ACC-B", "IBM") } },
+        ],
+      });
+      const e = RpcError.from(await ended);
+      assert.equal(e.code, grpc.status.PERMISSION_DENIED);
+      assert.equal(e.metadata.grant, `trade session=${SESSION} account=ACC-B`);
+      // A's own item rode in the refused frame: not placed either.
+      const listed = await a.rpc.listOrders(
+        { sessionId: "", account: "", symbol: "", openOnly: false, pageSize: 1000, pageToken: "" },
+        deadline(),
+      );
+      assert.equal(listed.orders.filter((o) => o.idempotencyKey === mine.idempotencyKey).length, 0);
+      // The same frame with A's item alone is answered in `results`.
+      const ok = a.rpc.submitOrderStream();
+      const frame = new Promise<OrderResponseFrame>((resolve, reject) => {
+        ok.once("data", resolve);
+        ok.once("error", reject);
+      });
+      ok.write({ batch: [{ correlationId: "a", request: { case: "submit", value: mine } }] });
+      const answer = await frame;
+      ok.end();
+      assert.equal(answer.results[0]?.correlationId, "a");
+      assert.equal(answer.results[0]?.result.case, "order");
+    },
+  );
+
   it("A may not cancel, replace or get B's order; B may", T, async () => {
     const a = client(id.a);
     const b = client(id.b);

@@ -15,6 +15,7 @@ import {
   promtool,
   type Rule,
   readRuleGroups,
+  serviceMetrics,
 } from "./prometheus.js";
 
 function run(args: string[], file: string): string {
@@ -79,8 +80,10 @@ test("every alert has a severity, a summary, a description and a runbook section
   assert.deepEqual(problems, []);
 });
 
-test("the rules read only metrics the connector exports, or the documented ones to come", () => {
-  const metrics = connectorMetrics();
+test("the rules read only metrics the connector, order-entry and risk export, or the documented ones to come", () => {
+  const c = connectorMetrics();
+  const s = serviceMetrics();
+  const metrics = { names: new Set([...c.names, ...s.names]), histograms: new Set([...c.histograms, ...s.histograms]) };
   const header = readFileSync(RULES_FILE, "utf8");
   const doc = readFileSync(OPERATIONS_DOC, "utf8");
   const problems: string[] = [];

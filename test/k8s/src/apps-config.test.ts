@@ -23,7 +23,7 @@ for (const overlay of OVERLAYS) {
       }
     });
 
-    test("each app's YAML passes its own loader with the pod's env and mounts, and the probes go to its health port", (t) => {
+    test("each app's YAML passes its own loader with the pod's env and mounts, the probes go to its health port and /metrics is served on the scraped port", (t) => {
       if (rendered instanceof Error) throw rendered;
       const report = appsConfigReport((rendered as Rendered).objects);
       for (const c of report.checked) t.diagnostic(c);

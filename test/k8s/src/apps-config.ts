@@ -4,7 +4,8 @@
  * names (certificates, policy, passwords, risk's limits) taken from the container's mounts (Secret or ConfigMap
  * keys; a Secret created outside the manifests gets a stand-in, see connector-config.ts). Then what the YAML and
  * the manifests must agree on: the gRPC port, the probes (the kubelet's grpc probes speak plaintext only, so with
- * TLS they must go to the port `grpc.healthPort` names), the Services order-entry dials.
+ * TLS they must go to the port `grpc.healthPort` names), the Services order-entry dials, and `/metrics` served on
+ * the container's metrics port (the one the pod's prometheus.io/port annotation and the PodMonitor scrape).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,6 +24,8 @@ interface Loaded {
   grpc: { host: string; port: number; healthPort?: number; tls?: unknown };
   /** Where it dials other gRPC services (order-entry): `host:port`, and the name the certificate must carry. */
   dials: Array<{ at: string; address: string; serverName?: string; tls: boolean }>;
+  /** Where it serves Prometheus `/metrics` (absent: not served). */
+  metrics?: { host: string; port: number };
 }
 
 interface App {
@@ -40,6 +43,7 @@ export const APPS: readonly App[] = [
       const c = loadOrderEntryConfig(file, env);
       return {
         grpc: c.grpc,
+        ...(c.metrics && { metrics: c.metrics }),
         dials: [
           {
             at: "risk.address",
@@ -59,13 +63,20 @@ export const APPS: readonly App[] = [
   },
   {
     name: "risk",
-    load: (file, env) => ({ grpc: loadRiskConfig(file, { env, cwd: "/" }).grpc, dials: [] }),
+    load: (file, env) => {
+      const c = loadRiskConfig(file, { env, cwd: "/" });
+      return { grpc: c.grpc, dials: [], ...(c.metrics && { metrics: c.metrics }) };
+    },
     // risk reads its limits at start and on every change: they must parse with its limits-file parser.
     extraFiles: [{ path: ["limits", "file"], check: (text, where) => void parseLimitsFile(text, where) }],
   },
   {
     name: "persistence",
-    load: (file, env) => ({ grpc: loadPersistenceConfig(file, env).grpc, dials: [] }),
+    load: (file, env) => {
+      const c = loadPersistenceConfig(file, env);
+      const { host, port } = c.metrics;
+      return { grpc: c.grpc, dials: [], ...(port !== undefined && { metrics: { host, port } }) };
+    },
   },
 ];
 
@@ -194,6 +205,25 @@ function agreement(objects: readonly K8sObject[], w: Workload, c: IContainer, cf
     } else if (healthPort !== undefined) {
       problems.push(`${at}: ${name} is not a grpc probe of grpc.healthPort ${healthPort}`);
     }
+  }
+  // Prometheus scrapes the container's `metrics` port (the pod's prometheus.io/port annotation, the PodMonitor):
+  // the app must serve /metrics there, on an address the scrape reaches.
+  const scrapePort = port("metrics");
+  const annotations =
+    (w.object as unknown as { spec?: { template?: { metadata?: { annotations?: Record<string, string> } } } }).spec
+      ?.template?.metadata?.annotations ?? {};
+  if (scrapePort !== undefined) {
+    if (cfg.metrics === undefined) {
+      problems.push(`${at}: the container has a metrics port ${scrapePort} but the config serves no metrics`);
+    } else {
+      if (cfg.metrics.port !== scrapePort)
+        problems.push(`${at}: metrics.port ${cfg.metrics.port} is not the container's metrics port ${scrapePort}`);
+      if (cfg.metrics.host !== "0.0.0.0" && cfg.metrics.host !== "::")
+        problems.push(`${at}: metrics.host ${cfg.metrics.host}: Prometheus cannot reach it`);
+    }
+    const annotated = annotations["prometheus.io/port"];
+    if (annotated !== undefined && Number(annotated) !== scrapePort)
+      problems.push(`${at}: prometheus.io/port ${annotated} is not the metrics port ${scrapePort}`);
   }
   for (const d of cfg.dials) {
     const [host, p] = d.address.split(":");

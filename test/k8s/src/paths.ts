@@ -13,6 +13,11 @@ export const PROMETHEUS_RULE_FILE = `${K8S_DIR}components/prometheus-operator/pr
 export const OPERATIONS_DOC = `${REPO}docs/operations.md`;
 /** Where the connector's metrics are made: every `fixmesh_*` name they create is exported. */
 export const CONNECTOR_METRICS_DIR = `${REPO}apps/connector/src/metrics/`;
+/** order-entry's and risk's metrics (a @fixmesh/telemetry MetricsRegistry each). */
+export const SERVICE_METRICS_FILES = [
+  `${REPO}apps/order-entry/src/service/metrics.ts`,
+  `${REPO}apps/risk/src/metrics.ts`,
+];
 
 /** The overlays test/k8s renders, and what kind of environment each is. */
 export const OVERLAYS = [

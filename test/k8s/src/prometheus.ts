@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { CONNECTOR_METRICS_DIR } from "./paths.js";
+import { CONNECTOR_METRICS_DIR, SERVICE_METRICS_FILES } from "./paths.js";
 
 export const PROMTOOL_MISSING =
   "promtool is not installed: install Debian's prometheus package (apt-get install --no-install-recommends " +
@@ -86,6 +86,18 @@ export function connectorMetrics(dir = CONNECTOR_METRICS_DIR): ConnectorMetrics 
   return { names, histograms };
 }
 
+/** The metrics order-entry and risk create: every `fixmesh_*` name in their metrics files, histograms by call. */
+export function serviceMetrics(files = SERVICE_METRICS_FILES): ConnectorMetrics {
+  const names = new Set<string>();
+  const histograms = new Set<string>();
+  for (const f of files) {
+    const src = readFileSync(f, "utf8");
+    for (const m of src.matchAll(/"(fixmesh_[a-z0-9_]+)"/g)) names.add(m[1]);
+    for (const m of src.matchAll(/\.histogram\(\s*"(fixmesh_[a-z0-9_]+)"/g)) histograms.add(m[1]);
+  }
+  return { names, histograms };
+}
+
 /** Whether a series name is one the connector exports (a histogram's `_bucket`/`_sum`/`_count` included). */
 export function exported(name: string, metrics: ConnectorMetrics): boolean {
   if (metrics.names.has(name)) return true;
@@ -97,7 +109,4 @@ export function exported(name: string, metrics: ConnectorMetrics): boolean {
  * Metrics the rules use that the connector does not export yet, each with who will: the rules are ready for
  * them, and the rules file and docs/operations.md say so.
  */
-export const NOT_YET_EXPORTED: Readonly<Record<string, string>> = {
-  fixmesh_consumer_lag_messages: "PLACEHOLDER: order-entry, risk and persistence (issues 6 and 7)",
-  fixmesh_risk_kill_switch_engaged: "PLACEHOLDER: risk (issue 6)",
-};
+export const NOT_YET_EXPORTED: Readonly<Record<string, string>> = {};

@@ -1,8 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { RunnerLogger } from "@fixmesh/engine";
-import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
-import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import { METRICS_PATH, MetricsRegistry, serveMetrics } from "@fixmesh/telemetry";
 import { type MeteredRegistry, SessionMeters } from "./session-meters.js";
 
 export interface MetricsOptions {
@@ -24,12 +21,6 @@ export interface MetricsHandle {
   close(): Promise<void>;
 }
 
-/** The path Prometheus scrapes. */
-export const METRICS_PATH = "/metrics";
-
-/** Prometheus text exposition format 0.0.4; Prometheus 3 refuses a scrape whose Content-Type it cannot place. */
-const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
-
 /**
  * Serves the Prometheus exposition of the sessions' metrics at `/metrics` on host:port.
  *
@@ -39,77 +30,29 @@ const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
  */
 export async function startMetrics(opts: MetricsOptions): Promise<MetricsHandle> {
   const log = opts.logger;
-  // No otel_scope_* labels and no target_info: the exposition is our metrics and nothing else.
-  const exporter = new PrometheusExporter({
-    preventServerStart: true,
-    withoutScopeInfo: true,
-    withoutTargetInfo: true,
+  // A callback that threw leaves its instruments out of this scrape; the others are still worth serving.
+  const registry = new MetricsRegistry({
+    scope: "@fixmesh/connector",
+    onPartial: (errors) => log?.warn({ errors: errors.map(String) }, "metrics collection had errors"),
   });
-  const serializer = new PrometheusSerializer("", false, undefined, true, true);
-  const provider = new MeterProvider({ readers: [exporter] });
-  const meters = new SessionMeters(provider.getMeter("@fixmesh/connector"), opts.registry, opts.now);
-
-  const scrape = async (res: ServerResponse, head: boolean): Promise<void> => {
-    let body: string;
-    try {
-      const { resourceMetrics, errors } = await exporter.collect();
-      // A callback that threw leaves its instruments out of this scrape; the others are still worth serving.
-      if (errors.length > 0) log?.warn({ errors: errors.map(String) }, "metrics collection had errors");
-      body = serializer.serialize(resourceMetrics);
-    } catch (err) {
-      log?.error({ err }, "metrics collection failed");
-      res.writeHead(500, { "Content-Type": "text/plain; charset=utf-8" }).end("metrics collection failed\n");
-      return;
-    }
-    res.writeHead(200, { "Content-Type": CONTENT_TYPE, "Content-Length": Buffer.byteLength(body) });
-    res.end(head ? undefined : body);
-  };
-
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? "/").split("?", 1)[0];
-    if (path !== METRICS_PATH) {
-      res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" }).end(`not found: try ${METRICS_PATH}\n`);
-    } else if (req.method !== "GET" && req.method !== "HEAD") {
-      res.writeHead(405, { Allow: "GET, HEAD" }).end();
-    } else {
-      void scrape(res, req.method === "HEAD");
-    }
-  });
-
+  const meters = new SessionMeters(registry.meter, opts.registry, opts.now);
   const shutdown = async (): Promise<void> => {
     meters.close();
-    await provider.shutdown();
+    await registry.shutdown();
   };
-
+  let endpoint: Awaited<ReturnType<typeof serveMetrics>>;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ host: opts.host, port: opts.port }, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
+    endpoint = await serveMetrics({ host: opts.host, port: opts.port, registry, ...(log && { logger: log }) });
   } catch (err) {
     await shutdown();
-    const code = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
-    throw new Error(`metrics: cannot listen on ${opts.host}:${opts.port}: ${code}`, { cause: err });
+    throw err;
   }
-  server.on("error", (err) => log?.error({ err }, "metrics endpoint failed"));
-  const port = (server.address() as AddressInfo).port;
-  log?.info({ host: opts.host, port, path: METRICS_PATH }, "Prometheus metrics listening");
-
+  log?.info({ host: opts.host, port: endpoint.port, path: METRICS_PATH }, "Prometheus metrics listening");
   let closed: Promise<void> | null = null;
   return {
-    port,
+    port: endpoint.port,
     close() {
-      closed ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          // A scraper's keep-alive connection would hold close() open until it timed out.
-          server.closeAllConnections();
-        });
-        await shutdown();
-      })();
+      closed ??= endpoint.close().then(shutdown);
       return closed;
     },
   };

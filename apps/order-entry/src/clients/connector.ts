@@ -2,7 +2,10 @@
  * The connector's SessionService as order-entry uses it. Sends go over one SendStream per connector: every send
  * made in one event-loop turn travels in one frame, each with a correlation id, and carries an idempotency key
  * (the request's ClOrdID) so that a resend after a broken stream or a crashed instance is answered with the
- * first MsgSeqNum and puts nothing on the wire twice. Session health comes from GetSession, polled.
+ * first MsgSeqNum and puts nothing on the wire twice. Session health comes from the connector's state events
+ * (`noteHealth`, fed from `fix.<session>.state`: a session going SAFE or DISCONNECTED is seen within the event's
+ * latency), with GetSession read once at start and then polled slowly as a fallback for an event missed (the bus
+ * down, a connector that died without a word). Without state events the poll is all there is, at 500 ms.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
@@ -46,7 +49,10 @@ export interface ConnectorClientOptions {
   credentials?: grpc.ChannelCredentials;
   /** Channel options that go with the credentials (mTLS: the server-name override). */
   channelOptions?: grpc.ChannelOptions;
-  /** How often session health is read (default 500 ms). */
+  /**
+   * How often session health is read with GetSession (default 500 ms). With the state events followed
+   * (`noteHealth`) this is only the fallback for a missed event, and can be slow.
+   */
   healthPollMs?: number;
   sessions: readonly string[];
   onHealth?(sessionId: string, health: SessionHealth, reason: string): void;
@@ -62,6 +68,8 @@ export class ConnectorClient {
   private next = 0n;
   private closed = false;
   private readonly health = new Map<string, SessionHealth>();
+  /** Per session, bumped by every state event: a GetSession answer older than an event must not undo it. */
+  private readonly healthGen = new Map<string, number>();
   private poller: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: ConnectorClientOptions) {
@@ -85,10 +93,27 @@ export class ConnectorClient {
     return this.health.get(sessionId) ?? SessionHealth.UNSPECIFIED;
   }
 
-  /** Reads the health of every session now (also called after a send the connector refused). */
+  /**
+   * A health change the connector published (`fix.<session>.state`). Wins over any GetSession answer still in
+   * flight: that answer was read before this event was, so may be older.
+   */
+  noteHealth(sessionId: string, health: SessionHealth, reason: string): void {
+    if (!this.opts.sessions.includes(sessionId)) return;
+    this.healthGen.set(sessionId, (this.healthGen.get(sessionId) ?? 0) + 1);
+    this.setHealth(sessionId, health, reason);
+  }
+
+  private setHealth(sessionId: string, health: SessionHealth, reason: string): void {
+    if (this.health.get(sessionId) === health) return;
+    this.health.set(sessionId, health);
+    this.opts.onHealth?.(sessionId, health, reason);
+  }
+
+  /** Reads the health of every session now with GetSession. */
   async pollHealth(): Promise<void> {
     await Promise.all(
       this.opts.sessions.map(async (id) => {
+        const gen = this.healthGen.get(id) ?? 0;
         let h: SessionHealth;
         let reason = "";
         try {
@@ -101,10 +126,9 @@ export class ConnectorClient {
           h = SessionHealth.DISCONNECTED;
           reason = `connector unreachable: ${(err as Error).message}`;
         }
-        if (this.health.get(id) !== h) {
-          this.health.set(id, h);
-          this.opts.onHealth?.(id, h, reason);
-        }
+        // A state event arrived while this call was out: it is the newer word.
+        if ((this.healthGen.get(id) ?? 0) !== gen) return;
+        this.setHealth(id, h, reason);
       }),
     );
   }

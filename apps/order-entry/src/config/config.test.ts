@@ -33,6 +33,14 @@ describe("order-entry configuration", () => {
     assert.equal(c.nats, undefined);
   });
 
+  it("serves metrics only with a metrics section (default port 9464), and checks the health poll", () => {
+    assert.equal(parseOrderEntryConfig(ok).metrics, undefined);
+    assert.deepEqual(parseOrderEntryConfig({ ...ok, metrics: {} }).metrics, { host: "127.0.0.1", port: 9464 });
+    assert.equal(fieldOf({ ...ok, metrics: { port: 70000 } }), "metrics.port");
+    assert.equal(parseOrderEntryConfig({ ...ok, connector: { healthPollMs: 600000 } }).connector?.healthPollMs, 600000);
+    assert.equal(fieldOf({ ...ok, connector: { healthPollMs: 10 } }), "connector.healthPollMs");
+  });
+
   it("names the field of each mistake", () => {
     assert.equal(fieldOf({ sessions: ok.sessions }), "risk");
     assert.equal(fieldOf({ ...ok, sessions: [] }), "sessions");

@@ -76,8 +76,19 @@ export const orderEntrySchema = z
         tls: clientTlsSchema.optional(),
       })
       .strict(),
-    /** TLS to every session's connector (SessionService). */
-    connector: z.object({ tls: clientTlsSchema.optional() }).strict().optional(),
+    connector: z
+      .object({
+        /** TLS to every session's connector (SessionService). */
+        tls: clientTlsSchema.optional(),
+        /**
+         * How often session health is read with GetSession. Default: 5000 when the connector's state events reach
+         * order-entry (NATS, or the embedded bus): health comes from them and this poll only catches one missed;
+         * 500 otherwise.
+         */
+        healthPollMs: ms(100, 600_000).optional(),
+      })
+      .strict()
+      .optional(),
     store: z
       .discriminatedUnion(
         "kind",
@@ -148,6 +159,11 @@ export const orderEntrySchema = z
       })
       .strict()
       .default({ ttlHours: 168, takeoverMs: 5000 }),
+    /** Prometheus metrics at /metrics on host:port (port 0: any free port); absent: not served. */
+    metrics: z
+      .object({ host: text.default("127.0.0.1"), port: port.default(9464) })
+      .strict()
+      .optional(),
     log: z
       .object({ level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info") })
       .strict()

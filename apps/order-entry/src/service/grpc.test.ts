@@ -4,6 +4,7 @@ import {
   type CheckOrderResponse,
   checkHealth,
   OrderEntryService,
+  type OrderResponseFrame,
   OrderType,
   type OrderUpdate,
   RpcError,
@@ -136,6 +137,129 @@ describe("StreamOrderUpdates", () => {
       const err = RpcError.from(await c.done);
       assert.equal(err.code, 8 /* RESOURCE_EXHAUSTED */);
       assert.equal(err.reason, "SLOW_CONSUMER");
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe("batch frames", () => {
+  const order = (key: string, quantity = "1") => ({
+    idempotencyKey: key,
+    sessionId: SESSION,
+    account: "ACC1",
+    symbol: "IBM",
+    side: Side.BUY,
+    quantity,
+    orderType: OrderType.LIMIT,
+    price: "1",
+    timeInForce: TimeInForce.DAY,
+  });
+
+  it("answers each item of a SubmitOrderStream batch frame in `results`, a bad item with its own error", async () => {
+    const s = await serve(1000);
+    try {
+      const stream = s.client.rpc.submitOrderStream();
+      const got: OrderResponseFrame[] = [];
+      const all = new Promise<void>((resolve, reject) => {
+        stream.on("data", (f: OrderResponseFrame) => {
+          got.push(f);
+          if (got.flatMap((g) => g.results).length === 3) resolve();
+        });
+        stream.on("error", reject);
+      });
+      stream.write({
+        batch: [
+          { correlationId: "a", request: { case: "submit", value: order("ba") } },
+          { correlationId: "b", request: { case: "submit", value: order("bb", "-1") } },
+          { correlationId: "c", request: { case: "submit", value: order("bc") } },
+        ],
+      });
+      await all;
+      stream.end();
+      // Every frame carries `results` only; one answer per item, matched by correlation id.
+      for (const f of got) assert.deepEqual([f.correlationId, f.result.case], ["", undefined]);
+      const byId = new Map(got.flatMap((f) => f.results).map((r) => [r.correlationId, r]));
+      assert.deepEqual([...byId.keys()].sort(), ["a", "b", "c"]);
+      for (const id of ["a", "c"]) {
+        const r = byId.get(id)!;
+        assert.equal(r.result.case, "order");
+        assert.equal(r.result.case === "order" && r.result.value.idempotencyKey, `b${id}`);
+      }
+      const bad = byId.get("b")!;
+      assert.equal(bad.result.case, "error");
+      const e = RpcError.fromStatus(bad.result.value as Parameters<typeof RpcError.fromStatus>[0]);
+      assert.equal(e.code, 3 /* INVALID_ARGUMENT */);
+      assert.equal(e.metadata.field, "batch[1].submit.quantity");
+      // The good ones were placed, the bad one not.
+      const list = await s.client.rpc.listOrders({
+        sessionId: "",
+        account: "",
+        symbol: "",
+        openOnly: false,
+        pageSize: 10,
+        pageToken: "",
+      });
+      assert.deepEqual(list.orders.map((o) => o.idempotencyKey).sort(), ["ba", "bc"]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("refuses every item of a batch frame that also sets its own request, placing nothing", async () => {
+    const s = await serve(1000);
+    try {
+      const stream = s.client.rpc.submitOrderStream();
+      const f = await new Promise<OrderResponseFrame>((resolve, reject) => {
+        stream.once("data", resolve);
+        stream.once("error", reject);
+        stream.write({
+          correlationId: "outer",
+          request: { case: "submit", value: order("outer") },
+          batch: [{ correlationId: "i", request: { case: "submit", value: order("inner") } }],
+        });
+      });
+      stream.end();
+      assert.equal(f.results.length, 1);
+      const r = f.results[0]!;
+      assert.equal(r.correlationId, "i");
+      assert.equal(r.result.case === "error" && r.result.value.code, 3 /* INVALID_ARGUMENT */);
+      const list = await s.client.rpc.listOrders({
+        sessionId: "",
+        account: "",
+        symbol: "",
+        openOnly: false,
+        pageSize: 10,
+        pageToken: "",
+      });
+      assert.equal(list.orders.length, 0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("a batched StreamOrderUpdates carries the updates in `batch`: history then live, each position once, in order", async () => {
+    const s = await serve(1000);
+    try {
+      for (let i = 0; i < 3; i++) await s.submit(`h${i}`);
+      const call = s.client.rpc.streamOrderUpdates({ account: "", sessionId: "", fromPosition: 1n, batched: true });
+      const c = collect(call);
+      await until(() => c.got.length >= 1, "the history");
+      await Promise.all(Array.from({ length: 20 }, (_, i) => s.submit(`l${i}`)));
+      const { newest } = await s.repo.logBounds();
+      const flat = () => c.got.flatMap((u) => u.batch);
+      await until(() => flat().length >= newest, "the live updates");
+      call.cancel();
+      for (const u of c.got) {
+        assert.ok(u.batch.length > 0, "every message carries its updates in batch");
+        assert.deepEqual([u.position, u.order, u.change], [0n, undefined, ""]);
+      }
+      assert.deepEqual(
+        flat().map((u) => Number(u.position)),
+        Array.from({ length: newest }, (_, i) => i + 1),
+      );
+      assert.ok(c.got.length < newest, "several updates share a message");
+      assert.deepEqual(new Set(flat().map((u) => u.order?.idempotencyKey)).size, 23);
     } finally {
       await s.close();
     }

@@ -1,7 +1,10 @@
 /**
  * OrderEntryService on grpc-js: the unary methods call OrderEntry; StreamOrderUpdates serves the store's update
- * log (resumable from any position still held: history first, then live, no gap and no repeat at the seam);
- * SubmitOrderStream runs each frame's request concurrently and answers with the same correlation id.
+ * log (resumable from any position still held: history first, then live, no gap and no repeat at the seam; with
+ * `batched`, the updates ready in one event-loop turn in one message); SubmitOrderStream runs each frame's request
+ * — or each item of a batch frame — concurrently and answers with the same correlation id (batch items: their
+ * answers of one event-loop turn in one `results` frame). grpc-js moves about one message per stream per turn when
+ * the loop is busy, so a message per order per hop would queue (PERF-LIMITS.md).
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -78,7 +81,8 @@ export function updateOf(e: LogEntry): UpdateInit {
 /**
  * The library's `orderEntryRules`, except that ListOrders and StreamOrderUpdates only authenticate: what they
  * return is filtered order by order (`visible`), so a trader holding `trade` on its own accounts lists and streams
- * exactly its own orders without a `read`/`stream` grant that would show every order of the session.
+ * exactly its own orders without a `read`/`stream` grant that would show every order of the session; and that a
+ * SubmitOrderStream batch frame needs the grants of every item.
  */
 export const orderEntryServerRules: RulesOf<typeof OrderEntryService> = {
   ...orderEntryRules,
@@ -193,16 +197,51 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
     submitOrderStream: (call) => {
       let inFlight = 0;
       let ended = false;
+      /** Answers to batch items ready in this event-loop turn: one `results` frame (written on setImmediate). */
+      let results: ResponseFrame[] = [];
+      let flushing = false;
+      const open = () => !call.cancelled && !call.destroyed;
       const finish = () => {
-        if (ended && inFlight === 0) call.end();
+        if (ended && inFlight === 0 && results.length === 0) call.end();
+      };
+      const flush = () => {
+        flushing = false;
+        const r = results;
+        results = [];
+        if (r.length > 0 && open()) call.write({ results: r });
+        finish();
+      };
+      const run = (f: OrderRequestFrame, path: string | null, misuse?: RpcError) => {
+        inFlight++;
+        void answer(sec, core, call, f, path ?? "", misuse).then((res) => {
+          inFlight--;
+          if (path === null) {
+            if (open()) call.write(res);
+            finish();
+            return;
+          }
+          results.push(res);
+          if (!flushing) {
+            flushing = true;
+            setImmediate(flush);
+          }
+        });
       };
       call.on("data", (f: OrderRequestFrame) => {
-        inFlight++;
-        void answer(sec, core, call, f).then((res) => {
-          inFlight--;
-          if (!call.cancelled && !call.destroyed) call.write(res);
-          finish();
-        });
+        if (f.batch.length === 0) {
+          run(f, null);
+          return;
+        }
+        // A batch frame: each item on its own. Its own single-request fields must be empty (else every item is
+        // refused naming them, rather than one request silently dropped).
+        const misuse =
+          f.request.case !== undefined || f.correlationId !== ""
+            ? RpcError.invalidField(
+                f.request.case !== undefined ? f.request.case : "correlation_id",
+                "must be empty when batch is set",
+              )
+            : undefined;
+        for (const [i, item] of f.batch.entries()) run(item, `batch[${i}].`, misuse);
       });
       call.on("end", () => {
         ended = true;
@@ -266,27 +305,42 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   };
 }
 
-async function answer(sec: GrpcSecurity, core: OrderEntry, call: Caller, f: OrderRequestFrame) {
+type ResponseFrame = Awaited<ReturnType<typeof answer>>;
+
+/** One request of a frame (the frame itself, `path` "", or an item of its batch): the answer, or its error. */
+async function answer(
+  sec: GrpcSecurity,
+  core: OrderEntry,
+  call: Caller,
+  f: OrderRequestFrame,
+  path: string,
+  misuse?: RpcError,
+) {
   const correlationId = f.correlationId;
   try {
+    if (misuse) throw misuse;
+    if (path !== "" && f.batch.length > 0) throw RpcError.invalidField(`${path}batch`, "must be empty inside a batch");
     // Submit frames were checked by the rule; a cancel or replace names its order by id: authorized here.
     if (f.request.case === "cancel" || f.request.case === "replace") {
       await authorizeOrder(sec, core, call, f.request.value);
     }
     const r =
       f.request.case === "submit"
-        ? await core.submit(f.request.value, "submit.")
+        ? await core.submit(f.request.value, `${path}submit.`)
         : f.request.case === "cancel"
-          ? await core.cancel(f.request.value, "cancel.")
+          ? await core.cancel(f.request.value, `${path}cancel.`)
           : f.request.case === "replace"
-            ? await core.replace(f.request.value, "replace.")
+            ? await core.replace(f.request.value, `${path}replace.`)
             : undefined;
-    if (r === undefined) throw RpcError.invalidField("request", "one of submit, cancel, replace is required");
+    if (r === undefined) throw RpcError.invalidField(`${path}request`, "one of submit, cancel, replace is required");
     return { correlationId, result: { case: "order" as const, value: r.order }, replayed: r.replayed };
   } catch (err) {
     return { correlationId, result: { case: "error" as const, value: RpcError.from(err).toStatus() } };
   }
 }
+
+/** Updates per message at most on a `batched` StreamOrderUpdates (a backlog goes out in messages of this many). */
+const MAX_BATCH = 500;
 
 /**
  * One StreamOrderUpdates call, as one pump: history from `from_position` first, then live updates as the store's
@@ -297,7 +351,10 @@ async function answer(sec: GrpcSecurity, core: OrderEntry, call: Caller, f: Orde
  * last position.
  */
 function serveUpdates(
-  call: ServerWritableStream<{ account: string; sessionId: string; fromPosition: bigint }, UpdateInit>,
+  call: ServerWritableStream<
+    { account: string; sessionId: string; fromPosition: bigint; batched: boolean },
+    UpdateInit
+  >,
   repo: OrderRepository,
   log: Logger,
   maxBuffered: number,
@@ -351,6 +408,18 @@ function serveUpdates(
   call.on("cancelled", finish);
   call.on("close", finish);
 
+  /** `batched` streams: the updates ready in this turn, sent as one message by `flushOut`. */
+  const batched = call.request.batched;
+  let out: UpdateInit[] = [];
+  const send = async (m: UpdateInit) => {
+    if (!call.write(m)) await new Promise<void>((r) => call.once("drain", () => r()));
+  };
+  const flushOut = async () => {
+    if (out.length === 0) return;
+    const batch = out;
+    out = [];
+    await send({ batch });
+  };
   const write = async (e: LogEntry) => {
     if (e.position <= last) return;
     last = e.position;
@@ -367,7 +436,9 @@ function serveUpdates(
         },
       }).end();
     }
-    if (!call.write(updateOf(e))) await new Promise<void>((r) => call.once("drain", () => r()));
+    if (!batched) return send(updateOf(e));
+    out.push(updateOf(e));
+    if (out.length >= MAX_BATCH) await flushOut();
   };
   /** Everything in the log after `last`, up to `upTo` (inclusive). */
   const catchUp = async (upTo: number) => {
@@ -378,6 +449,7 @@ function serveUpdates(
         if (done || e.position > upTo) return;
         await write(e);
       }
+      await flushOut();
     }
   };
 
@@ -406,6 +478,9 @@ function serveUpdates(
       while (!done) {
         const e = queue.shift();
         if (e === undefined) {
+          // Everything delivered so far is written before waiting for more.
+          await flushOut();
+          if (done || queue.length > 0) continue;
           await new Promise<void>((r) => {
             wake = r;
           });

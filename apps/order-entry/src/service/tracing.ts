@@ -13,9 +13,13 @@ import {
   SpanKind,
   startSpan,
   traceparentOf,
+  tracingEnabled,
 } from "@fixmesh/telemetry";
 import type { Metadata } from "@grpc/grpc-js";
-import { context, trace } from "@opentelemetry/api";
+import { context, INVALID_SPAN_CONTEXT, trace } from "@opentelemetry/api";
+
+/** What `fn` gets when no SDK records: a span that records nothing. */
+const NOT_RECORDING = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /** Runs `fn` in a new span (child of `parent`, default the active context), ending it when `fn` settles. */
 export async function inSpan<T>(
@@ -25,6 +29,10 @@ export async function inSpan<T>(
   parent?: Context,
   kind: SpanKind = SpanKind.INTERNAL,
 ): Promise<T> {
+  // Tracing off costs nothing per call: no span, no context of its own. The parent's context (a caller's or a bus
+  // event's traceparent) is still made active, so what `fn` hands on (currentTraceparent) is what it was.
+  if (!tracingEnabled())
+    return parent === undefined ? fn(NOT_RECORDING) : context.with(parent, () => fn(NOT_RECORDING));
   const span = startSpan(name, { attributes, kind, ...(parent !== undefined && { parent }) });
   const ctx = trace.setSpan(parent ?? context.active(), span);
   try {

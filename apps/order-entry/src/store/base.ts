@@ -77,6 +77,8 @@ export abstract class BaseRepository implements OrderRepository {
   abstract markPublished(positions: readonly number[]): Promise<void>;
   abstract unmatched(sessionId: string): Promise<ReportInput[]>;
   abstract counters(): Promise<StoreCounters>;
+  abstract openCount(): Promise<number>;
+  abstract raiseClOrdIdCounter(sessionId: string, atLeast: number): Promise<void>;
   abstract close(): Promise<void>;
 
   /** The order id owning a ClOrdID / a venue OrderID on the session. */

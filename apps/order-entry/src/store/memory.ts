@@ -131,6 +131,15 @@ export class MemoryOrderStore extends BaseRepository {
     return { ...this.ctr };
   }
 
+  /** Memory ClOrdIDs carry this process's start token: they cannot collide with an earlier process's. */
+  async raiseClOrdIdCounter(): Promise<void> {}
+
+  async openCount(): Promise<number> {
+    let n = 0;
+    for (const r of this.orders.values()) if (isOpen(r)) n++;
+    return n;
+  }
+
   async close(): Promise<void> {
     this.emitter.removeAllListeners();
   }

@@ -334,6 +334,19 @@ export class RedisOrderStore extends BaseRepository {
     return rows.map((r) => JSON.parse(r) as ReportInput);
   }
 
+  async openCount(): Promise<number> {
+    return this.redis.zcard(this.key("open"));
+  }
+
+  async raiseClOrdIdCounter(sessionId: string, atLeast: number): Promise<void> {
+    await this.redis.eval(
+      "if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end",
+      1,
+      this.key("clseq", sessionId),
+      atLeast,
+    );
+  }
+
   async counters(): Promise<StoreCounters> {
     const h = await this.redis.hgetall(this.key("counters"));
     const c = emptyCounters();

@@ -491,6 +491,8 @@ export function runStoreSuite(name: string, backend: SuiteBackend): void {
         const open = await b.list({ symbol: "LST", openOnly: true }, 100);
         assert.equal(open.records.length, 6);
         assert.ok(!open.records.some((r) => r.order.id === filled.order.id));
+        // Each test has a store of its own: every open order is one of these.
+        assert.equal(await b.openCount(), 6);
       }),
     );
   });

@@ -126,6 +126,13 @@ export interface OrderRepository {
   /** Reports kept for orders nobody knows (reconciliation). */
   unmatched(sessionId: string): Promise<ReportInput[]>;
   counters(): Promise<StoreCounters>;
+  /** Orders not in a final state (the metrics' open-order gauge). */
+  openCount(): Promise<number>;
+  /**
+   * Moves the session's ClOrdID counter up to at least `atLeast` (never down): a rebuilt store must not hand out
+   * a ClOrdID the session already used.
+   */
+  raiseClOrdIdCounter(sessionId: string, atLeast: number): Promise<void>;
   close(): Promise<void>;
 }
 

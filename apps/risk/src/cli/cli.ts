@@ -92,7 +92,9 @@ export async function runRiskService(args: string[]): Promise<number> {
     await telemetry.shutdown().catch(() => undefined);
     return e instanceof RiskConfigError ? 2 : 1;
   }
-  process.stdout.write(`${JSON.stringify({ listening: { grpc: risk.port } })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ listening: { grpc: risk.port, ...(risk.metricsPort !== null && { metrics: risk.metricsPort }) } })}\n`,
+  );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);

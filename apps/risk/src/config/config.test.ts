@@ -97,6 +97,15 @@ describe("service configuration", () => {
       ['bus.kind: must be one of in-process, nats, got "kafka"'],
     );
   });
+
+  it("gives the instance's durable a 1 h inactive threshold unless told otherwise (0: never), and no less than 1 s", () => {
+    assert.equal(parseRiskConfig("", { env: {} }).bus.durableInactiveMs, 3_600_000);
+    assert.equal(parseRiskConfig("bus: { durableInactiveMs: 0 }\n", { env: {} }).bus.durableInactiveMs, 0);
+    assert.deepEqual(
+      issuesOf(() => parseRiskConfig("bus: { durableInactiveMs: 500 }\n", { env: {} })),
+      ["bus.durableInactiveMs: must be 0 (never) or at least 1000"],
+    );
+  });
 });
 
 describe("Redis and NATS links", () => {

@@ -8,7 +8,9 @@
  *           tls: { certFile, keyFile, caFile }, auth: { policyFile } }   # required off loopback (docs/security.md)
  * limits: { file: limits.yaml }                # hot reloaded; relative to this file
  * state:  { kind: redis, redis: { url: redis://127.0.0.1:6379, prefix: fixmesh } }   # kill switches
- * bus:    { kind: nats, nats: { url: nats://127.0.0.1:4222 } }                        # order and state events
+ * bus:    { kind: nats, nats: { url: nats://127.0.0.1:4222 },                         # order and state events
+ *           durableInactiveMs: 3600000 }   # this instance's durable goes 1 h after its last read
+ * metrics: { host: 0.0.0.0, port: 9464 }     # Prometheus /metrics; absent: not served
  * log:    { level: info }
  * ```
  */
@@ -123,6 +125,14 @@ export const riskConfigSchema = z.strictObject({
         }),
       /** At start, how long to wait for the order stream to be replayed before serving (fail: exit). */
       catchUpTimeoutMs: whole(0, 600_000).default(30_000),
+      /**
+       * This instance's durable consumer (named after `risk.id`, on Kubernetes the pod's name) is removed by the
+       * server once nobody has read it for this long (0: never). A pod that is gone for good leaves no durable
+       * behind; a restarted one replays the stream from the start anyway.
+       */
+      durableInactiveMs: whole(0, 30 * 86_400_000)
+        .refine((v) => v === 0 || v >= 1000, { error: "must be 0 (never) or at least 1000" })
+        .default(3_600_000),
     })
     .default({
       kind: "in-process",
@@ -135,7 +145,15 @@ export const riskConfigSchema = z.strictObject({
         auditPrefix: "audit",
       },
       catchUpTimeoutMs: 30_000,
+      durableInactiveMs: 3_600_000,
     }),
+  /** Prometheus metrics at /metrics on host:port (port 0: any free port); absent: not served. */
+  metrics: z
+    .strictObject({
+      host: text.default("127.0.0.1"),
+      port: whole(0, 65535).default(9464),
+    })
+    .optional(),
   log: z
     .strictObject({
       level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -165,6 +183,8 @@ export const RISK_ENV: ReadonlyArray<{ name: string; path: string[]; isPath?: bo
   { name: "REDIS_URL", path: ["state", "redis", "url"] },
   { name: "NATS_URL", path: ["bus", "nats", "url"] },
   { name: "FIXMESH_LOG_LEVEL", path: ["log", "level"] },
+  { name: "FIXMESH_METRICS_HOST", path: ["metrics", "host"] },
+  { name: "FIXMESH_METRICS_PORT", path: ["metrics", "port"] },
 ];
 
 export interface LoadOptions {

@@ -57,6 +57,8 @@ export interface OrderFeedOptions {
   log?: FeedLogger;
   /** Start from the beginning of the stream (delete this instance's durable first): memory starts empty. */
   replay?: (name: string) => Promise<void>;
+  /** The server removes this instance's durable after it went unread this long (0 or absent: never). */
+  inactiveThresholdMs?: number;
 }
 
 export class OrderFeed {
@@ -65,7 +67,12 @@ export class OrderFeed {
 
   async start(): Promise<void> {
     await this.opts.replay?.(this.opts.name);
-    this.consumer = await this.opts.bus.durable({ name: this.opts.name, filter: this.opts.filter, deliver: "all" });
+    this.consumer = await this.opts.bus.durable({
+      name: this.opts.name,
+      filter: this.opts.filter,
+      deliver: "all",
+      ...(this.opts.inactiveThresholdMs ? { inactiveThresholdMs: this.opts.inactiveThresholdMs } : {}),
+    });
     this.consumer.start(async (batch) => applyOrderBatch(this.opts.engine, batch, this.opts.stats, this.opts.log));
   }
 

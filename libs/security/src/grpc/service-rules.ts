@@ -40,7 +40,8 @@ export const sessionServiceRules: RulesOf<typeof SessionService> = {
 export const checkedInHandler = (): readonly Grant[] => [];
 
 /**
- * OrderEntryService. Submit needs `trade` on the order's session and account. Cancel, Replace and GetOrder name the
+ * OrderEntryService. Submit needs `trade` on the order's session and account (SubmitOrderStream: of each submit in
+ * the frame, its own and those of its `batch`). Cancel, Replace and GetOrder name the
  * order by id: the handler finds it, then calls `security.authorize(call, grant.trade(o.sessionId, o.account))`
  * (or `grant.read(o.sessionId)` for GetOrder). MassCancel is an admin action on the account (or session) it covers.
  */
@@ -56,8 +57,12 @@ export const orderEntryRules: RulesOf<typeof OrderEntryService> = {
   getOrder: checkedInHandler,
   listOrders: (r) => grant.read(r.sessionId || ANY),
   streamOrderUpdates: (r) => grant.stream(r.sessionId || ANY),
+  // `trade` on the session and account of the frame's submit, or of every submit item of a batch frame (one outside
+  // the grants refuses the frame); cancels and replaces are authorized in the handler once their order is found.
   submitOrderStream: (f) =>
-    f.request.case === "submit" ? grant.trade(f.request.value.sessionId, f.request.value.account) : checkedInHandler(),
+    [f, ...f.batch].flatMap((x) =>
+      x.request.case === "submit" ? [grant.trade(x.request.value.sessionId, x.request.value.account)] : [],
+    ),
 };
 
 /**
