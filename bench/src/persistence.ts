@@ -6,13 +6,24 @@
  * messages through AuditService (readable view included).
  *
  * Usage: node bench/dist/persistence.js [--json] [--messages=100000] [--baseline-seconds=15] [--batch=500] [--rounds=3]
+ *   [--parallel=1] [--pipeline=2]
  * The two are measured in alternating slices (the machine's load changes by the second), each rate the total
  * over its slices.
  * Needs PostgreSQL (PG_URL, default postgres://postgres@127.0.0.1:5432/postgres) and NATS (NATS_URL).
  */
+import { readFileSync } from "node:fs";
 import { type BusEvent, type Delivered, JetStreamBus } from "@fixmesh/bus";
 import { AuditService, createGrpcClient } from "@fixmesh/contracts";
-import { decodeEvent, migrate, openDb, Partitions, Redactor, readable, startPersistence } from "@fixmesh/persistence";
+import {
+  type Db,
+  decodeEvent,
+  migrate,
+  openDb,
+  Partitions,
+  Redactor,
+  readable,
+  startPersistence,
+} from "@fixmesh/persistence";
 import * as grpc from "@grpc/grpc-js";
 
 const args = process.argv.slice(2);
@@ -26,6 +37,7 @@ const BASELINE_SECONDS = opt("baseline-seconds", 15);
 const BATCH = opt("batch", 500);
 const ROUNDS = opt("rounds", 3);
 const PARALLEL = opt("parallel", 1);
+const PIPELINE = opt("pipeline", 2);
 const PG_ADMIN = process.env.PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 const log = (s: string) => {
@@ -34,6 +46,30 @@ const log = (s: string) => {
 };
 
 const rand = () => Math.random().toString(36).slice(2, 10);
+
+/**
+ * CPU time (ms) of the PostgreSQL backends serving `database`, read from /proc (the server runs on this host):
+ * with the machine shared, the CPU a message costs says more than the wall-clock rate.
+ */
+async function backendCpuMs(admin: Db, database: string): Promise<Map<number, number>> {
+  const r = await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1", [database]);
+  const out = new Map<number, number>();
+  for (const { pid } of r.rows) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      out.set(pid, (Number(f[11]) + Number(f[12])) * 10);
+    } catch {
+      // Not on this host, or the backend just ended: left out.
+    }
+  }
+  return out;
+}
+
+function cpuSince(before: Map<number, number>, after: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, t] of after) ms += t - (before.get(pid) ?? 0);
+  return ms;
+}
 
 function dbUrl(name: string): string {
   const u = new URL(PG_ADMIN);
@@ -152,14 +188,20 @@ async function main(): Promise<void> {
     // The machine is shared: the load changes by the second. So the two are measured in alternating slices,
     // ROUNDS of each, and each rate is the total over its slices.
     const config = {
-      database: { engine: "postgres" as const, url: dbUrl(dbs[0]), poolSize: 1 + PARALLEL },
+      database: { engine: "postgres" as const, url: dbUrl(dbs[0]), poolSize: 1 + PARALLEL * PIPELINE },
       nats: { url: NATS_URL },
       streams: {
         fix: { stream, filter: `${prefix}.>`, durable: "bench-persistence" },
         orders: { enabled: false, stream: "ORDERS", filter: "orders.>", durable: "x" },
         audit: { enabled: false, stream: "AUDIT", filter: "audit.>", durable: "x" },
       },
-      ingest: { batch: BATCH, ackWaitMs: 30_000, parallel: PARALLEL },
+      // (pipeline only when asked for: the service's default otherwise, and a build without it still runs.)
+      ingest: {
+        batch: BATCH,
+        ackWaitMs: 30_000,
+        parallel: PARALLEL,
+        ...(args.some((a) => a.startsWith("--pipeline=")) && { pipeline: PIPELINE }),
+      },
       grpc: { host: "127.0.0.1", port: 0 },
       log: { level: "warn" as const },
     };
@@ -172,31 +214,39 @@ async function main(): Promise<void> {
     let rows = 0;
     let secs = 0;
     let batches = 0;
+    let rowsBefore = 0;
+    const cpu = { node: 0, pg: 0, baseNode: 0, basePg: 0 };
     const per = Math.ceil(MESSAGES / ROUNDS);
     let p: Awaited<ReturnType<typeof startPersistence>> | undefined;
     for (let round = 0; round < ROUNDS; round++) {
       // --- the persistence service: drains its share, then stops (its durable resumes next round) ---
       p = await startPersistence(config);
       await p.ready();
-      const svc = p;
-      const count = async () =>
-        Number((await svc.db.query<{ n: number }>("SELECT count(*)::float8 AS n FROM fix_messages")).rows[0].n);
-      const rows0 = await count();
+      // Rows committed, as the service counts them after each commit (a JetStream ack follows): polling the
+      // table with count(*) would load PostgreSQL with a scan of the growing table every 20 ms.
+      const stats = p.metrics.stats("fix");
+      const rows0 = stats.rows;
+      const done0 = rowsBefore;
       const target = Math.min(MESSAGES, (round + 1) * per);
+      const pg0 = await backendCpuMs(admin, dbs[0]);
+      const node0 = process.cpuUsage();
       const t0 = performance.now();
-      let n = rows0;
-      while (n < target) {
-        await new Promise((r) => setTimeout(r, 20));
-        n = await count();
-      }
+      while (done0 + stats.rows - rows0 < target) await new Promise((r) => setTimeout(r, 5));
       secs += (performance.now() - t0) / 1000;
-      rows += n - rows0;
-      batches += p.metrics.stats("fix").batches;
+      const nodeUsed = process.cpuUsage(node0);
+      cpu.node += (nodeUsed.user + nodeUsed.system) / 1000;
+      cpu.pg += cpuSince(pg0, await backendCpuMs(admin, dbs[0]));
+      rows += stats.rows - rows0;
       if (round < ROUNDS - 1) await p.close();
+      // (Batches committed after the target was seen, before the close, count toward the next round's target.)
+      rowsBefore = done0 + stats.rows - rows0;
+      batches += stats.batches;
 
       // --- baseline: one INSERT and commit per message, for the same time share ---
       const durable = await bus.durable({ name: "bench-baseline", filter: `${prefix}.>`, batch: BATCH });
       let slice = 0;
+      const bpg0 = await backendCpuMs(admin, dbs[1]);
+      const bnode0 = process.cpuUsage();
       const bt0 = performance.now();
       durable.start(async (batch: readonly Delivered[]) => {
         for (const e of batch) {
@@ -233,6 +283,9 @@ async function main(): Promise<void> {
       const counted = slice;
       baseSecs += (performance.now() - bt0) / 1000;
       baseDone += counted;
+      const bnodeUsed = process.cpuUsage(bnode0);
+      cpu.baseNode += (bnodeUsed.user + bnodeUsed.system) / 1000;
+      cpu.basePg += cpuSince(bpg0, await backendCpuMs(admin, dbs[1]));
       await durable.stop();
       log(
         `round ${round + 1}: persistence ${rows} rows in ${secs.toFixed(2)} s so far; baseline ${baseDone} in ${baseSecs.toFixed(2)} s`,
@@ -248,6 +301,16 @@ async function main(): Promise<void> {
     log(`baseline (INSERT + commit per message): ${baseDone} messages → ${baselinePerSec.toFixed(0)} msg/s`);
     const ratio = messagesPerSec / baselinePerSec;
     log(`ratio: ${ratio.toFixed(1)}×`);
+    const perMsg = (ms: number, n: number) => Number(((ms * 1000) / Math.max(1, n)).toFixed(1));
+    const cpuPerMessage = {
+      node: perMsg(cpu.node, rows),
+      postgres: perMsg(cpu.pg, rows),
+      baselineNode: perMsg(cpu.baseNode, baseDone),
+      baselinePostgres: perMsg(cpu.basePg, baseDone),
+    };
+    log(
+      `CPU per message (µs): persistence node ${cpuPerMessage.node} + PostgreSQL ${cpuPerMessage.postgres}; baseline node ${cpuPerMessage.baselineNode} + PostgreSQL ${cpuPerMessage.baselinePostgres}`,
+    );
 
     // --- transcript of 10,000 messages through AuditService (readable view) ---
     const svc = p;
@@ -294,6 +357,8 @@ async function main(): Promise<void> {
         JSON.stringify({
           messagesPerSec: Math.round(messagesPerSec),
           baselinePerSec: Math.round(baselinePerSec),
+          cpuMicrosPerMessage: cpuPerMessage,
+          loadAverage: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number),
           ratio: Number(ratio.toFixed(2)),
           messages: MESSAGES,
           transcriptQueryMs: Math.round(query.ms),

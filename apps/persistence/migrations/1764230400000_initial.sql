@@ -4,10 +4,11 @@
 
 -- Up Migration
 
--- Every FIX message in and out, raw bytes with secret tags redacted. Partitioned by the UTC day the message
--- was recorded (`day`), so retention drops whole partitions. Idempotent by (session, cycle, direction,
--- MsgSeqNum): the unique key also holds `day` because a partitioned table's keys must hold its partition key;
--- a redelivered event carries the same recording time, so it lands on the same day and the same key.
+-- Every FIX message in and out, raw bytes with secret tags redacted. Partitioned by a UTC day (`day`), so
+-- retention drops whole partitions. Idempotent by (session, cycle, direction, MsgSeqNum): the unique key also
+-- holds `day` because a partitioned table's keys must hold its partition key; the ingest takes the day from the
+-- message's own (original) sending time, the same in every copy of it (ingest/scan.ts, messageDay), so a
+-- redelivered or republished message lands on the same day and the same key.
 CREATE TABLE fix_messages (
   id bigserial NOT NULL,
   day date NOT NULL,

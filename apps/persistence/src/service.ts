@@ -164,6 +164,7 @@ export async function startPersistence(
       batch: config.ingest.batch,
       ackWaitMs: config.ingest.ackWaitMs,
       parallel: config.ingest.parallel,
+      pipeline: config.ingest.pipeline,
     });
     closers.push(() => ingest.stop());
 

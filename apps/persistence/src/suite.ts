@@ -18,6 +18,7 @@ import {
   createTestDatabase,
   type Engine,
   fixEvent,
+  fixMessage,
   NATS_URL,
   rand,
   type TestDatabase,
@@ -706,6 +707,61 @@ export function persistenceSuite(engine: Engine, part?: 1 | 2): void {
         assert.deepEqual(
           h.events.map((e) => e.version),
           [1, 2],
+        );
+      } finally {
+        await w.close();
+      }
+    });
+
+    it("stores a message republished after midnight with a later recording time once, in the day it was sent", async () => {
+      const w = await world(engine);
+      try {
+        const session = "FIX.4.4:NIGHT->VENUE";
+        const midnight = Math.floor(Date.now() / DAY) * DAY;
+        const sentDay = new Date(midnight - DAY).toISOString().slice(0, 10);
+        // Sent and recorded a second before midnight; republished (a new bus id, so JetStream's duplicate window
+        // does not drop it) with a recording time five minutes after midnight, as a second event for the same
+        // message would carry.
+        const first = fixEvent({ session, prefix: w.prefix, dir: "in", seq: 7, msgType: "8", at: midnight - 1000 });
+        const payload = JSON.parse(Buffer.from(first.event.payload).toString("utf8")) as Record<string, unknown>;
+        const later = { ...payload, at: midnight + 300_000 };
+        // The counterparty's resend of it: PossDupFlag=Y, a new SendingTime after midnight, the original in
+        // OrigSendingTime(122).
+        const st = (ms: number) => new Date(ms).toISOString().replace(/-/g, "").replace("T", "-").replace("Z", "");
+        const resent = fixMessage("FIX.4.4", [
+          [35, "8"],
+          [49, "VENUE"],
+          [56, "CLIENT"],
+          [34, 7],
+          [43, "Y"],
+          [52, st(midnight + 600_000)],
+          [122, st(midnight - 1000)],
+        ]);
+        const copy = { ...payload, at: midnight + 600_000, possDup: true, raw: resent.toString("base64") };
+        // And a message sent just before midnight but recorded just after: found by a time range after midnight.
+        const edge = fixEvent({ session, prefix: w.prefix, dir: "in", seq: 8, msgType: "0", at: midnight - 100 });
+        const edgePayload = JSON.parse(Buffer.from(edge.event.payload).toString("utf8")) as Record<string, unknown>;
+        await w.fixBus.publish([first.event]);
+        await drained(w, "first stored");
+        await w.fixBus.publish([
+          { ...first.event, id: `${first.event.id}:later`, payload: Buffer.from(JSON.stringify(later)) },
+          { ...first.event, id: `${first.event.id}:resent`, payload: Buffer.from(JSON.stringify(copy)) },
+          { ...edge.event, payload: Buffer.from(JSON.stringify({ ...edgePayload, at: midnight + 100 })) },
+        ]);
+        await drained(w, "republished");
+        const rows = await w.p.db.query<{ day: string; raw: Uint8Array }>(
+          "SELECT to_char(day, 'YYYY-MM-DD') AS day, raw FROM fix_messages WHERE session = $1 AND msg_seq_num = 7",
+          [session],
+        );
+        assert.equal(rows.rows.length, 1);
+        assert.equal(rows.rows[0].day, sentDay);
+        assert.deepEqual(Buffer.from(rows.rows[0].raw), first.raw);
+        const afterMidnight = await w.rpc.queryMessages({
+          filter: { sessionId: session, fromTime: timestampFromMs(midnight), toTime: timestampFromMs(midnight + DAY) },
+        });
+        assert.deepEqual(
+          afterMidnight.messages.map((m) => Number(m.msgSeqNum)),
+          [8],
         );
       } finally {
         await w.close();

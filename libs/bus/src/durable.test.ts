@@ -300,3 +300,71 @@ describe("durable consumer: JetStream crash", () => {
     }
   });
 });
+
+describe("durable consumer: JetStream inactive threshold", () => {
+  const exists = (bus: JetStreamBus, name: string) =>
+    bus.durableInfo(name).then(
+      () => true,
+      () => false,
+    );
+
+  it("removes a durable with a threshold once its reader is gone that long; keeps one without, and one being read", async () => {
+    const h = await jetstream();
+    const bus = h.bus as JetStreamBus;
+    try {
+      await h.bus.publish(Array.from({ length: 3 }, (_, i) => ev(h.prefix, i)));
+      // A pod: reads both durables, then dies (its connection closes without a goodbye).
+      const pod = (await h.reopen()) as JetStreamBus;
+      const seen = { perPod: 0, shared: 0 };
+      const perPod = await pod.durable({ name: "risk-pod-1", filter: `${h.prefix}.>`, inactiveThresholdMs: 1000 });
+      const shared = await pod.durable({ name: "shared", filter: `${h.prefix}.>` });
+      perPod.start(async (b) => {
+        seen.perPod += b.length;
+      });
+      shared.start(async (b) => {
+        seen.shared += b.length;
+      });
+      // A live reader keeps its durable however long it stays idle past the threshold.
+      const live = await bus.durable({ name: "risk-pod-2", filter: `${h.prefix}.>`, inactiveThresholdMs: 1000 });
+      live.start(async () => undefined);
+      await until(() => seen.perPod === 3 && seen.shared === 3, "both durables read");
+      await pod.closeNow();
+      const gone = Date.now();
+      await until(async () => !(await exists(bus, "risk-pod-1")), "the dead pod's durable removed", 15_000);
+      assert.ok(Date.now() - gone >= 500, "removed only after the reader was gone for the threshold");
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.equal(await exists(bus, "shared"), true, "a durable without a threshold stays");
+      assert.equal(await exists(bus, "risk-pod-2"), true, "a durable being read stays");
+      await live.stop();
+      await perPod.stop();
+      await shared.stop();
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("applies a changed threshold to an existing durable: added, it goes; removed, it stays", async () => {
+    const h = await jetstream();
+    const bus = h.bus as JetStreamBus;
+    try {
+      await bus.durable({ name: "gains", filter: `${h.prefix}.>` });
+      await bus.durable({ name: "loses", filter: `${h.prefix}.>`, inactiveThresholdMs: 1000 });
+      await bus.durable({ name: "gains", filter: `${h.prefix}.>`, inactiveThresholdMs: 1000 });
+      await bus.durable({ name: "loses", filter: `${h.prefix}.>` });
+      await until(async () => !(await exists(bus, "gains")), "the durable given a threshold removed", 15_000);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(await exists(bus, "loses"), true);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("refuses a threshold under a second (the reader's poll could not keep the durable)", async () => {
+    const bus = new InProcessBus();
+    await assert.rejects(bus.durable({ name: "x", filter: "a.>", inactiveThresholdMs: 500 }), (e: unknown) => {
+      assert.ok(e instanceof DurableConfigError);
+      assert.equal(e.field, "inactiveThresholdMs");
+      return true;
+    });
+  });
+});

@@ -13,6 +13,23 @@ export interface DurableConsumerOptions {
   ackWaitMs?: number;
   /** Where a new durable starts: "all" (default) or "new". */
   deliver?: "all" | "new";
+  /**
+   * Remove the durable after it has had no reader for this long (JetStream `inactive_threshold`). For durables
+   * named per process (risk's, named after its pod): when the pod is gone for good nobody will ever read it again,
+   * and without a threshold the server keeps it, and its pending count, forever. Default: none — a durable shared
+   * by a deployment must outlive all of its members being down. The in-process bus ignores it (its durables live
+   * as long as the bus). Changing it on an existing durable updates the durable.
+   */
+  inactiveThresholdMs?: number;
+  /**
+   * How many batches the handler may be working on at once (default 1; at most 3). With 2, the next batch is
+   * handed over while the handler still commits the one before: a consumer whose store round trips dominate keeps
+   * both the store and itself busy. Acknowledgements stay in stream order — a batch is acknowledged only once it
+   * and every batch before it were handled — and memory stays bounded (these batches plus one fetched ahead). The
+   * handler must then cope with being called again before its previous call resolved. The in-process bus hands
+   * over one batch at a time whatever this says.
+   */
+  pipeline?: number;
 }
 
 export interface DurableConsumer {
@@ -44,10 +61,13 @@ export class DurableConfigError extends Error {
 }
 
 const DEFAULT_BATCH = 500;
+/** The smallest inactive threshold accepted: the reader's long poll renews its activity every second. */
+const MIN_INACTIVE_THRESHOLD_MS = 1_000;
 const DEFAULT_ACK_WAIT_MS = 30_000;
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5_000;
 
+/** The options with their defaults (`inactiveThresholdMs` 0: none). */
 export function validateDurableOptions(opts: DurableConsumerOptions): Required<DurableConsumerOptions> {
   // NATS consumer names cannot hold subject separators or wildcards.
   if (!/^[A-Za-z0-9_-]+$/.test(opts.name)) {
@@ -68,7 +88,21 @@ export function validateDurableOptions(opts: DurableConsumerOptions): Required<D
   if (deliver !== "all" && deliver !== "new") {
     throw new DurableConfigError("deliver", `"${String(deliver)}" must be "all" or "new"`);
   }
-  return { name: opts.name, filter: opts.filter, batch, ackWaitMs, deliver };
+  const inactiveThresholdMs = opts.inactiveThresholdMs ?? 0;
+  if (
+    !Number.isInteger(inactiveThresholdMs) ||
+    (inactiveThresholdMs !== 0 && inactiveThresholdMs < MIN_INACTIVE_THRESHOLD_MS)
+  ) {
+    throw new DurableConfigError(
+      "inactiveThresholdMs",
+      `${inactiveThresholdMs} must be a whole number of milliseconds, at least ${MIN_INACTIVE_THRESHOLD_MS} (or 0: none)`,
+    );
+  }
+  const pipeline = opts.pipeline ?? 1;
+  if (!Number.isInteger(pipeline) || pipeline < 1 || pipeline > 3) {
+    throw new DurableConfigError("pipeline", `${pipeline} must be 1, 2 or 3`);
+  }
+  return { name: opts.name, filter: opts.filter, batch, ackWaitMs, deliver, inactiveThresholdMs, pipeline };
 }
 
 /** Back-off between attempts of a failing batch: 100 ms doubling to 5 s. */
@@ -161,9 +195,13 @@ export class JetStreamDurableConsumer implements DurableConsumer {
     return c;
   }
 
-  /** Creates the durable, or checks that the existing one has the same filter (ack wait is updated). */
+  /**
+   * Creates the durable, or checks that the existing one has the same filter (ack wait and inactive threshold are
+   * updated).
+   */
   private async ensure(): Promise<void> {
     const ackWaitNs = this.opts.ackWaitMs * 1_000_000;
+    const inactiveNs = this.opts.inactiveThresholdMs * 1_000_000;
     let existing = null;
     try {
       existing = await this.jsm.consumers.info(this.stream, this.opts.name);
@@ -178,9 +216,10 @@ export class JetStreamDurableConsumer implements DurableConsumer {
           `durable "${this.opts.name}" on stream ${this.stream} already exists with filter "${filter}", not "${this.opts.filter}"`,
         );
       }
-      if (existing.config.ack_wait !== ackWaitNs) {
-        await this.jsm.consumers.update(this.stream, this.opts.name, { ack_wait: ackWaitNs });
-      }
+      const change: { ack_wait?: number; inactive_threshold?: number } = {};
+      if (existing.config.ack_wait !== ackWaitNs) change.ack_wait = ackWaitNs;
+      if ((existing.config.inactive_threshold ?? 0) !== inactiveNs) change.inactive_threshold = inactiveNs;
+      if (Object.keys(change).length > 0) await this.jsm.consumers.update(this.stream, this.opts.name, change);
     } else {
       await this.jsm.consumers.add(this.stream, {
         durable_name: this.opts.name,
@@ -191,6 +230,7 @@ export class JetStreamDurableConsumer implements DurableConsumer {
         // The server hands out at most this many unacknowledged events: our two batches, plus slack for a
         // second process sharing the durable.
         max_ack_pending: Math.max(1000, this.opts.batch * 4),
+        ...(inactiveNs > 0 && { inactive_threshold: inactiveNs }),
       });
     }
     this.consumer = await this.js.consumers.get(this.stream, this.opts.name);
@@ -199,7 +239,7 @@ export class JetStreamDurableConsumer implements DurableConsumer {
   start(handler: (batch: readonly Delivered[]) => Promise<void>): void {
     if (this.running) throw new Error(`durable ${this.opts.name} already started`);
     this.running = true;
-    this.loop = this.run(handler);
+    this.loop = this.opts.pipeline > 1 ? this.runPipelined(handler, this.opts.pipeline) : this.run(handler);
   }
 
   /** What the server reported pending after the last event fetched: a backlog of a full batch or more. */
@@ -298,6 +338,80 @@ export class JetStreamDurableConsumer implements DurableConsumer {
     // Whatever was fetched and not handled goes back to the stream now rather than after ackWait — only once
     // the pull ahead has ended, or the server would hand the first event straight back to that pull, and the
     // next consumer would see it after the rest.
+    const left = await next.catch(() => null);
+    for (const m of unacked) m.nak();
+    if (left) for (const m of left) m.nak();
+    await this.flush().catch(() => undefined);
+  }
+
+  /** Hands `msgs` to the handler until it resolves (true), retrying after a back-off; false once stopped. */
+  private async handleUntilDone(
+    handler: (batch: readonly Delivered[]) => Promise<void>,
+    msgs: readonly JsMsg[],
+  ): Promise<boolean> {
+    const batch = msgs.map(toDelivered);
+    let attempt = 0;
+    for (;;) {
+      try {
+        await handler(batch);
+        return true;
+      } catch {
+        if (!this.stopped) await this.sleeper.sleep(retryDelay(attempt++));
+        if (this.stopped) return false;
+      }
+    }
+  }
+
+  /**
+   * `run` with up to `depth` batches in the handler at once (see `pipeline`). Each batch is acknowledged once it
+   * and every batch before it are handled; after a batch that was not (the consumer stopped while it was failing),
+   * the later ones are given back too, so the next reader sees them again in order.
+   */
+  private async runPipelined(handler: (batch: readonly Delivered[]) => Promise<void>, depth: number): Promise<void> {
+    let next: Promise<JsMsg[] | null> = this.pullWithRetry();
+    const held = new Set<readonly JsMsg[]>();
+    const inflight: Array<Promise<void>> = [];
+    const unacked: JsMsg[] = [];
+    let tail: Promise<void> = Promise.resolve();
+    let broken = false;
+    // Batches in the handler, waiting for an earlier one, or fetched ahead are kept from being redelivered.
+    const keepAlive = setInterval(
+      () => {
+        for (const msgs of held) for (const m of msgs) m.working();
+      },
+      Math.max(50, Math.floor(this.opts.ackWaitMs / 3)),
+    );
+    keepAlive.unref();
+    try {
+      while (!this.stopped) {
+        if (inflight.length >= depth) {
+          await inflight.shift();
+          continue;
+        }
+        const msgs = await next;
+        if (msgs === null) break;
+        next = this.pullWithRetry();
+        if (msgs.length === 0) continue;
+        held.add(msgs);
+        const handled = this.handleUntilDone(handler, msgs);
+        const acked = tail.then(async () => {
+          const ok = await handled;
+          held.delete(msgs);
+          // Acks go out with the connection's next write (flushed on stop), in stream order.
+          if (ok && !broken) for (const m of msgs) m.ack();
+          else {
+            broken = true;
+            unacked.push(...msgs);
+          }
+        });
+        tail = acked;
+        inflight.push(acked);
+      }
+      await Promise.all(inflight);
+    } finally {
+      clearInterval(keepAlive);
+    }
+    // As in `run`: give back what was not handled, once the pull ahead has ended.
     const left = await next.catch(() => null);
     for (const m of unacked) m.nak();
     if (left) for (const m of left) m.nak();

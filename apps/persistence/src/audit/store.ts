@@ -6,6 +6,7 @@
 import type { Db } from "../db/db.js";
 import { utcDay } from "../db/partitions.js";
 import { fieldsOf } from "../fix-fields.js";
+import { MESSAGE_DAY_SKEW_DAYS } from "../ingest/scan.js";
 
 export interface StoredMessage {
   id: number;
@@ -107,6 +108,15 @@ function toMessage(r: MessageRecord): StoredMessage {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/**
+ * A message's partition day is the date of its own sending time, which may be up to MESSAGE_DAY_SKEW_DAYS from
+ * its recording time (a message sent before midnight and recorded after; a resent copy of an older message):
+ * a time range on `recorded_at` bounds the days by that much more on each side.
+ */
+const SKEW_MS = MESSAGE_DAY_SKEW_DAYS * 86_400_000;
+const firstDay = (fromMs: number) => utcDay(fromMs - SKEW_MS);
+const lastDay = (toMs: number) => utcDay(toMs + SKEW_MS);
+
 function where(f: MessageFilter, params: unknown[]): string[] {
   const w: string[] = [];
   const p = (v: unknown) => {
@@ -121,11 +131,11 @@ function where(f: MessageFilter, params: unknown[]): string[] {
   // The day bounds let the planner skip partitions outside the time range.
   if (f.fromTime !== undefined) {
     w.push(`recorded_at >= ${p(iso(f.fromTime))}::timestamptz`);
-    w.push(`day >= ${p(utcDay(f.fromTime))}::date`);
+    w.push(`day >= ${p(firstDay(f.fromTime))}::date`);
   }
   if (f.toTime !== undefined) {
     w.push(`recorded_at < ${p(iso(f.toTime))}::timestamptz`);
-    w.push(`day <= ${p(utcDay(f.toTime))}::date`);
+    w.push(`day <= ${p(lastDay(f.toTime))}::date`);
   }
   if (f.msgTypes && f.msgTypes.length > 0) w.push(`msg_type = ANY(${p([...f.msgTypes])}::text[])`);
   if (f.clOrdId) w.push(`cl_ord_id = ${p(f.clOrdId)}`);
@@ -361,11 +371,11 @@ export class AuditStore {
     const params: unknown[] = [session];
     const w = ["m.session = $1", "m.direction = 'in'", "m.msg_type = '8'", "m.exec_id IS NOT NULL"];
     if (fromTime !== undefined) {
-      params.push(iso(fromTime), utcDay(fromTime));
+      params.push(iso(fromTime), firstDay(fromTime));
       w.push(`m.recorded_at >= $${params.length - 1}::timestamptz`, `m.day >= $${params.length}::date`);
     }
     if (toTime !== undefined) {
-      params.push(iso(toTime), utcDay(toTime));
+      params.push(iso(toTime), lastDay(toTime));
       w.push(`m.recorded_at < $${params.length - 1}::timestamptz`, `m.day <= $${params.length}::date`);
     }
     const r = await this.db.query<{

@@ -99,9 +99,14 @@ export const configSchema = z
         ackWaitMs: z.number().int().min(1000).default(30_000),
         /** Consumers per stream sharing the durable: >1 writes batches in parallel, commits in any order. */
         parallel: z.number().int().min(1).max(16).default(1),
+        /**
+         * Batches each consumer hands to the writer at once: with 2 the next batch is decoded and copied while the
+         * one before commits; acknowledgements stay in stream order, rows are numbered in stream order.
+         */
+        pipeline: z.number().int().min(1).max(3).default(2),
       })
       .strict()
-      .default({ batch: 500, ackWaitMs: 30_000, parallel: 1 }),
+      .default({ batch: 500, ackWaitMs: 30_000, parallel: 1, pipeline: 2 }),
     retention: z
       .object({
         /** Days of messages kept; older day partitions are dropped. 0: keep forever. */

@@ -6,6 +6,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import type { PgClientConfig } from "@fixmesh/security";
 import pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
 
 export interface QueryResult<R> {
   rows: R[];
@@ -14,6 +15,13 @@ export interface QueryResult<R> {
 
 export interface Queryable {
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /**
+   * PostgreSQL only: `COPY … FROM STDIN` fed with `data` (already in the format the statement names); resolves
+   * with the rows copied. PGlite has no COPY from a client stream: callers fall back to INSERTs.
+   */
+  copyFrom?(sql: string, data: Buffer): Promise<number>;
+  /** The physical connection behind a transaction (stable while it lives), for per-connection setup. */
+  readonly connection?: object;
 }
 
 /** What node-pg-migrate needs of a client (`pg.ClientBase`'s `query`). */
@@ -54,8 +62,10 @@ export interface PostgresOptions {
 export class PostgresDb implements Db {
   readonly engine = "postgres" as const;
   private readonly pool: pg.Pool;
+  private readonly onError: ((err: Error) => void) | undefined;
 
   constructor(opts: PostgresOptions) {
+    this.onError = opts.onError;
     this.pool = new pg.Pool({
       ...(opts.connection ?? { connectionString: opts.url }),
       max: opts.poolSize ?? 4,
@@ -76,6 +86,14 @@ export class PostgresDb implements Db {
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
+    // A backend that dies while the transaction holds its connection is reported to the statement in flight
+    // and also emitted on the client, which the pool stops listening to while it is checked out: unheard, that
+    // would crash the process.
+    const onError = (err: Error) => {
+      broken = true;
+      this.onError?.(err);
+    };
+    client.on("error", onError);
     try {
       await client.query("BEGIN");
       const tx: Queryable = {
@@ -83,6 +101,14 @@ export class PostgresDb implements Db {
           const r = await client.query(sql, params as unknown[]);
           return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
         },
+        copyFrom: (sql: string, data: Buffer) =>
+          new Promise<number>((resolve, reject) => {
+            const stream = client.query(copyFrom(sql));
+            stream.on("error", reject);
+            stream.on("finish", () => resolve(stream.rowCount));
+            stream.end(data);
+          }),
+        connection: client,
       };
       const out = await fn(tx);
       await client.query("COMMIT");
@@ -93,6 +119,7 @@ export class PostgresDb implements Db {
       });
       throw err;
     } finally {
+      client.off("error", onError);
       // A connection that failed its ROLLBACK is dead or confused: destroy it rather than reuse it.
       client.release(broken ? true : undefined);
     }
@@ -100,10 +127,17 @@ export class PostgresDb implements Db {
 
   async withMigrationClient<T>(fn: (client: MigrationClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    let broken = false;
+    const onError = (err: Error) => {
+      broken = true;
+      this.onError?.(err);
+    };
+    client.on("error", onError);
     try {
       return await fn(client as unknown as MigrationClient);
     } finally {
-      client.release();
+      client.off("error", onError);
+      client.release(broken ? true : undefined);
     }
   }
 

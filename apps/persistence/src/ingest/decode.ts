@@ -4,12 +4,13 @@
  * redacts secret tags from raw FIX bytes whatever the publisher did.
  */
 import type { AuditEvent, Delivered, OrderEvent } from "@fixmesh/bus";
-import { utcDay } from "../db/partitions.js";
-import { fieldsOf } from "../fix-fields.js";
+import { MsgType } from "@fixmesh/fix";
+import { messageDay, type ScannedMessage, scanMessage } from "./scan.js";
 
 export type StreamKind = "fix" | "orders" | "audit";
 
 export interface MessageRow {
+  /** The day partition: the date of the message's own (original) sending time, see `messageDay`. */
   day: string;
   session: string;
   cycle: string;
@@ -103,9 +104,12 @@ export class Redactor {
   private readonly re: RegExp;
   private readonly probes: string[];
   private readonly textRe: RegExp;
+  /** The tags whose values are never stored. */
+  readonly tags: ReadonlySet<number>;
 
   constructor(tags: readonly number[] = DEFAULT_SECRET_TAGS) {
     const list = [...new Set([...DEFAULT_SECRET_TAGS, ...tags])];
+    this.tags = new Set(list);
     this.probes = list.map((t) => `\x01${t}=`);
     this.re = new RegExp(`(\\x01)(${list.join("|")})=[^\\x01]*`, "g");
     // In free text (a dead letter's payload) fields may be separated by SOH, '|', '^' or spaces.
@@ -122,6 +126,11 @@ export class Redactor {
       }
     }
     if (!found) return bytes;
+    return this.mask(bytes);
+  }
+
+  /** `bytes` with every secret tag's value replaced (the caller found one: see `scanMessage`). */
+  mask(bytes: Buffer): Buffer {
     return Buffer.from(bytes.toString("latin1").replace(this.re, "$1$2=********"), "latin1");
   }
 
@@ -171,7 +180,9 @@ function num(o: Record<string, unknown>, field: string, opts: { integer?: boolea
 function object(payload: Uint8Array): Record<string, unknown> {
   let v: unknown;
   try {
-    v = JSON.parse(Buffer.from(payload).toString("utf8"));
+    // A view, not a copy, of the bus's bytes.
+    const text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8");
+    v = JSON.parse(text);
   } catch (e) {
     throw new PoisonEventError(`payload: not JSON (${(e as Error).message})`);
   }
@@ -189,15 +200,12 @@ function traceIdOf(e: Delivered): string | null {
   return parts.length >= 4 && /^[0-9a-f]{32}$/.test(parts[1]) ? parts[1] : null;
 }
 
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+const decimal = (v: string | null) => (v !== null && DECIMAL.test(v) ? v : null);
+
 /** An ExecutionReport's fill details, read from its raw bytes. */
-function executionOf(m: MessageRow): ExecutionRow | undefined {
-  if (m.msgType !== "8" || m.execId === null) return undefined;
-  const f = new Map<number, string>();
-  for (const [tag, value] of fieldsOf(m.raw)) if (!f.has(tag)) f.set(tag, value);
-  const decimal = (tag: number) => {
-    const v = f.get(tag);
-    return v !== undefined && /^-?\d+(\.\d+)?$/.test(v) ? v : null;
-  };
+function executionOf(m: MessageRow, f: ScannedMessage): ExecutionRow | undefined {
+  if (m.msgType !== MsgType.ExecutionReport || m.execId === null) return undefined;
   return {
     session: m.session,
     execId: m.execId,
@@ -206,13 +214,13 @@ function executionOf(m: MessageRow): ExecutionRow | undefined {
     seq: m.seq,
     orderId: m.orderId,
     clOrdId: m.clOrdId,
-    symbol: f.get(55) ?? null,
-    side: f.get(54) ?? null,
-    execType: f.get(150) ?? null,
-    ordStatus: f.get(39) ?? null,
-    lastQty: decimal(32),
-    lastPx: decimal(31),
-    transactTime: f.get(60) ?? null,
+    symbol: f.symbol,
+    side: f.side,
+    execType: f.execType,
+    ordStatus: f.ordStatus,
+    lastQty: decimal(f.lastQty),
+    lastPx: decimal(f.lastPx),
+    transactTime: f.transactTime,
     recordedAt: m.recordedAt,
     source: "fix",
   };
@@ -220,8 +228,10 @@ function executionOf(m: MessageRow): ExecutionRow | undefined {
 
 function decodeFix(e: Delivered, redactor: Redactor): Omit<Decoded, "event"> {
   const o = object(e.payload);
-  const parts = e.subject.split(".");
-  if (parts[parts.length - 1] === "state" && parts.length === 3) {
+  // `<prefix>.<session>.state` (three tokens); without splitting the subject of every message.
+  const subject = e.subject;
+  const dot = subject.indexOf(".");
+  if (subject.endsWith(".state") && dot > 0 && subject.indexOf(".", dot + 1) === subject.length - 6) {
     const session = str(o, "session", true);
     const notice = o.notice as Record<string, unknown> | undefined;
     if (notice === null || typeof notice !== "object") throw new PoisonEventError("notice: missing");
@@ -246,13 +256,15 @@ function decodeFix(e: Delivered, redactor: Redactor): Omit<Decoded, "event"> {
   if (dir !== "in" && dir !== "out") throw new PoisonEventError(`dir: must be "in" or "out"`);
   const raw64 = str(o, "raw", true);
   if (!BASE64.test(raw64)) throw new PoisonEventError("raw: not base64");
-  const raw = redactor.raw(Buffer.from(raw64, "base64"));
-  if (raw.length === 0) throw new PoisonEventError("raw: empty");
+  const bytes = Buffer.from(raw64, "base64");
+  if (bytes.length === 0) throw new PoisonEventError("raw: empty");
+  const scanned = scanMessage(bytes, redactor.tags);
+  const raw = scanned.secret ? redactor.mask(bytes) : bytes;
   const at = num(o, "at", { min: 0 });
   if (o.possDup !== undefined && typeof o.possDup !== "boolean")
     throw new PoisonEventError("possDup: must be a boolean");
   const message: MessageRow = {
-    day: utcDay(at),
+    day: messageDay(scanned, at),
     session: str(o, "session", true),
     cycle: str(o, "cycle", true),
     direction: dir,
@@ -269,7 +281,7 @@ function decodeFix(e: Delivered, redactor: Redactor): Omit<Decoded, "event"> {
     streamSeq: e.seq,
     raw,
   };
-  const execution = executionOf(message);
+  const execution = executionOf(message, scanned);
   return execution ? { message, execution } : { message };
 }
 
@@ -351,13 +363,16 @@ export function decodeEvent(kind: StreamKind, e: Delivered, redactor: Redactor):
   }
 }
 
+/** PostgreSQL text cannot hold NUL: a dead letter must be storable whatever the event's id or subject held. */
+const storable = (s: string) => (s.includes("\u0000") ? s.split("\u0000").join("\\0") : s);
+
 export function deadLetter(kind: StreamKind, e: Delivered, reason: string, redactor: Redactor): DeadLetterRow {
   return {
     stream: kind,
-    subject: e.subject,
+    subject: storable(e.subject),
     streamSeq: e.seq,
-    eventId: e.id,
-    reason,
+    eventId: storable(e.id),
+    reason: storable(reason),
     payload: redactor.payload(e.payload),
   };
 }

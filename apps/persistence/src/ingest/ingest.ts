@@ -1,9 +1,10 @@
 /**
  * The ingest: one durable consumer per stream (FIX messages and session events; order events; audit events),
- * each handing batches to the writer. A batch is acknowledged only after its transaction commits (the durable
- * acknowledges when the handler resolves). When the database is down or slow the handler throws, the durable
- * keeps the batch, backs off and tries again, and fetches nothing more meanwhile: memory stays bounded by two
- * batches per stream, and the backlog waits in JetStream, to be caught up in order.
+ * each handing batches to the writer (up to `pipeline` at once). A batch is acknowledged only after its
+ * transaction commits, and after every batch before it (the durable acknowledges in stream order when the
+ * handler resolves). When the database is down or slow the handler throws, the durable keeps the batch, backs
+ * off and tries again, and fetches nothing more meanwhile: memory stays bounded by `pipeline` + 1 batches per
+ * stream, and the backlog waits in JetStream, to be caught up in order.
  */
 import type { Delivered, DurableBus, DurableConsumer } from "@fixmesh/bus";
 import type { Logger } from "pino";
@@ -31,6 +32,11 @@ export interface IngestOptions {
    * PostgreSQL's cores), but batches then commit in any order: rows are the same, the order of commits is not.
    */
   parallel?: number;
+  /**
+   * Batches each consumer hands over before the first is acknowledged (default 1): 2 overlaps one batch's commit
+   * with the next one's decoding and copy. Acks stay in stream order (see `DurableConsumerOptions.pipeline`).
+   */
+  pipeline?: number;
   /** How often consumer lag is sampled for the metrics (default 5 s). */
   lagIntervalMs?: number;
 }
@@ -51,6 +57,7 @@ export class Ingest {
         batch: this.opts.batch,
         ackWaitMs: this.opts.ackWaitMs,
         deliver: "all",
+        pipeline: this.opts.pipeline ?? 1,
       });
       // Lag is the durable's: counted once however many consumers share it.
       if (i === 0) this.consumers.push({ kind: source.kind, consumer });
