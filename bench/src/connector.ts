@@ -238,7 +238,7 @@ sessions:
     NonStopSession: Y
     initiator:
       hosts: [{ host: 127.0.0.1, port: ${venuePort} }]
-grpc: { host: 127.0.0.1, port: 0 }
+grpc: { plaintext: true, host: 127.0.0.1, port: 0 }
 metrics: { host: 127.0.0.1, port: 0 }
 log: { level: warn }
 `;

@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     [
       "connector: { id: bench-embedded }",
       "store: { kind: memory }",
-      "grpc: { host: 127.0.0.1, port: 0 }",
+      "grpc: { plaintext: true, host: 127.0.0.1, port: 0 }",
       "metrics: { host: 127.0.0.1, port: 0 }",
       "log: { level: warn }",
       "sessions:",
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     parseRiskConfig(
       [
         "risk: { id: bench-embedded }",
-        "grpc: { host: 127.0.0.1, port: 0 }",
+        "grpc: { plaintext: true, host: 127.0.0.1, port: 0 }",
         `limits: { file: "${join(dir, "limits.yaml")}" }`,
         "state: { kind: memory }",
         "bus: { kind: in-process }",
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   const oe = await startOrderEntry(
     parseOrderEntryConfig({
       orderEntry: { id: "bench-embedded" },
-      grpc: { host: "127.0.0.1", port: 0 },
+      grpc: { plaintext: true, host: "127.0.0.1", port: 0 },
       sessions: [{ id: SESSION, connector: `127.0.0.1:${connector.grpcPort}` }],
       risk: { address: `127.0.0.1:${risk.port}` },
       store: { kind: "memory" },

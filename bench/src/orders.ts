@@ -367,7 +367,7 @@ const STACK_TAGS = ["p", "m"];
 async function startProcessStack(tag: string, mtls?: MtlsSetup): Promise<Stack> {
   const n = busNames(tag);
   const grpcServer = (s: "connector" | "risk" | "orderEntry") =>
-    mtls ? mtls.grpcServer(s) : "grpc: { host: 127.0.0.1, port: 0 }";
+    mtls ? mtls.grpcServer(s) : "grpc: { plaintext: true, host: 127.0.0.1, port: 0 }";
   const dir = join(DIR, tag);
   mkdirSync(dir, { recursive: true });
   const file = (n: string, lines: string[]) => {

@@ -202,7 +202,7 @@ async function main(): Promise<void> {
         parallel: PARALLEL,
         ...(args.some((a) => a.startsWith("--pipeline=")) && { pipeline: PIPELINE }),
       },
-      grpc: { host: "127.0.0.1", port: 0 },
+      grpc: { plaintext: true, host: "127.0.0.1", port: 0 },
       log: { level: "warn" as const },
     };
     const base = await openDb({ engine: "postgres", url: dbUrl(dbs[1]), poolSize: 1 });

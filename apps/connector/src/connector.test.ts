@@ -35,7 +35,7 @@ async function waitFor(check: () => boolean, ms: number, what: string): Promise<
 
 function config(yaml: string, baseDir = tempDir()): ConnectorConfig {
   // Tests run side by side: the gRPC and metrics ports are picked free unless a test sets them.
-  const services = `${yaml.includes("\ngrpc:") ? "" : "grpc: { port: 0 }\n"}${yaml.includes("\nmetrics:") ? "" : "metrics: { port: 0 }\n"}`;
+  const services = `${yaml.includes("\ngrpc:") ? "" : "grpc: { plaintext: true, port: 0 }\n"}${yaml.includes("\nmetrics:") ? "" : "metrics: { port: 0 }\n"}`;
   return parseConfig(`${yaml}\n${services}`, { env: {}, cwd: baseDir, baseDir });
 }
 

@@ -32,7 +32,7 @@ function yaml(prefix: string, extra = ""): string {
     "sessions:",
     '  - { BeginString: FIX.4.4, SenderCompID: HUB, TargetCompID: "*", ConnectionType: acceptor, AcceptorTemplate: Y,',
     `      HeartBtInt: 30, auth: { username: trader } ${extra} }`,
-    "grpc: { host: 127.0.0.1, port: 0 }",
+    "grpc: { plaintext: true, host: 127.0.0.1, port: 0 }",
     "metrics: { host: 127.0.0.1, port: 0 }",
   ].join("\n");
 }

@@ -245,7 +245,9 @@ describe("AuditService on mutual TLS with a policy", () => {
 describe("persistence security configuration", () => {
   function issues(input: unknown, env: Record<string, string> = {}): string[] {
     try {
-      persistenceConfig(input, "test", { env, baseDir: tmpdir() });
+      // gRPC in plaintext on loopback must be said (grpc.plaintext); said here unless the case is about grpc.
+      const said = typeof input === "object" && input !== null && !("grpc" in input) ? { ...input, grpc: { plaintext: true } } : input;
+      persistenceConfig(said, "test", { env, baseDir: tmpdir() });
     } catch (e) {
       assert.ok(e instanceof PersistenceConfigError, String(e));
       return e.issues.map((i) => `${i.field}: ${i.reason}`);
@@ -254,10 +256,13 @@ describe("persistence security configuration", () => {
   }
 
   it("plaintext gRPC only on loopback: 0.0.0.0 without tls fails naming grpc.tls", () => {
-    const got = issues({ grpc: { host: "0.0.0.0" } });
+    const got = issues({ grpc: { plaintext: true, host: "0.0.0.0" } });
     assert.equal(got.length, 1, got.join("\n"));
     assert.match(got[0], /^grpc\.tls: is required: gRPC binds 0\.0\.0\.0/);
-    assert.deepEqual(issues({ grpc: { host: "127.0.0.1" } }), []);
+    assert.deepEqual(issues({ grpc: { plaintext: true, host: "127.0.0.1" } }), []);
+    assert.deepEqual(issues({ grpc: { host: "127.0.0.1" } }), [
+      "grpc.plaintext: give tls, or plaintext: true to serve gRPC without TLS on 127.0.0.1 (allowed on a loopback address only)",
+    ]);
     assert.deepEqual(issues({ grpc: { host: "0.0.0.0", enabled: false } }), []);
   });
 

@@ -67,7 +67,7 @@ async function world(engine: Engine, extra: Partial<PersistenceConfigInput> = {}
       database: db.config,
       nats: { url: NATS_URL },
       streams,
-      grpc: { host: "127.0.0.1", port: 0 },
+      grpc: { plaintext: true, host: "127.0.0.1", port: 0 },
       ingest: { batch: 200, ackWaitMs: 5000 },
       ...extra,
     },

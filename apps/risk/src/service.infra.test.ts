@@ -42,7 +42,7 @@ async function env(): Promise<Env> {
   const tag = `rt${randomBytes(4).toString("hex")}`;
   const yaml = `
 risk: { id: ID }
-grpc: { port: 0 }
+grpc: { plaintext: true, port: 0 }
 state: { kind: redis, redis: { url: "${REDIS_URL}", prefix: "fixmesh-test-${tag}" } }
 bus:
   kind: nats

@@ -377,7 +377,7 @@ describe("risk gRPC security configuration", () => {
   };
 
   it("plaintext on a network address, TLS without a policy, missing files: refused naming the field", () => {
-    assert.match(refused("grpc: { host: 0.0.0.0 }\n")[0], /^grpc\.tls: is required: gRPC binds 0\.0\.0\.0/);
+    assert.match(refused("grpc: { plaintext: true, host: 0.0.0.0 }\n")[0], /^grpc\.tls: is required: gRPC binds 0\.0\.0\.0/);
     const issues = refused(
       "grpc: { host: 0.0.0.0, tls: { certFile: /nope/a.crt, keyFile: /nope/a.key, caFile: /nope/ca.crt } }\n",
     );
@@ -395,8 +395,8 @@ describe("risk gRPC security configuration", () => {
     );
   });
 
-  it("the default stays plaintext on 127.0.0.1 (embedded)", () => {
-    const c = parseRiskConfig("", { env: {} });
-    assert.deepEqual(c.grpc, { host: "127.0.0.1", port: 50071, closeGraceMs: 2000 });
+  it("plaintext on 127.0.0.1 when the file says so (embedded)", () => {
+    const c = parseRiskConfig("grpc: { plaintext: true }\n", { env: {} });
+    assert.deepEqual(c.grpc, { host: "127.0.0.1", port: 50071, closeGraceMs: 2000, plaintext: true });
   });
 });

@@ -52,7 +52,7 @@ describe("risk service over gRPC (embedded)", () => {
 
   before(async () => {
     await bus.subscribe("audit.>", (d: Delivered) => audits.push(JSON.parse(Buffer.from(d.payload).toString())));
-    const config = parseRiskConfig("grpc: { port: 0 }\nlog: { level: silent }\n", { env: {} });
+    const config = parseRiskConfig("grpc: { plaintext: true, port: 0 }\nlog: { level: silent }\n", { env: {} });
     risk = await startRisk(config, { buses: { orders: bus, fix: bus, audit: bus }, logger: quiet });
     conn = new grpc.Client(`127.0.0.1:${risk.port}`, grpc.credentials.createInsecure());
     client = createGrpcClient(RiskService, conn);

@@ -29,11 +29,23 @@ describe("the grpc security section", () => {
   });
   after(() => pki.remove());
 
-  it("resolves nothing for the default (plaintext on loopback, authorization off)", () => {
-    const { cfg, issues } = resolve({}, pki.dir);
-    assert.deepEqual(cfg, {});
-    assert.deepEqual(issues, []);
-    assert.equal(toSecurityOptions(cfg, { service: "s", host: "127.0.0.1" }).plaintext, true);
+  it("plaintext must be said: on loopback, neither tls nor plaintext: true is refused naming grpc.plaintext", () => {
+    const { issues } = resolve({}, pki.dir);
+    assert.deepEqual(issues, [
+      "grpc.plaintext: give tls, or plaintext: true to serve gRPC without TLS on 127.0.0.1 (allowed on a loopback address only)",
+    ]);
+    const said = resolve({ plaintext: true }, pki.dir);
+    assert.deepEqual(said.issues, []);
+    assert.deepEqual(said.cfg, { plaintext: true });
+    assert.equal(toSecurityOptions(said.cfg, { service: "s", host: "127.0.0.1" }).plaintext, true);
+    // Resolved without the key (a caller that skipped the check): not plaintext, so the server refuses to start.
+    assert.equal(toSecurityOptions({}, { service: "s", host: "127.0.0.1" }).plaintext, false);
+  });
+
+  it("refuses plaintext on a network address even when said, naming grpc.tls", () => {
+    const { issues } = resolve({ host: "0.0.0.0", plaintext: true }, pki.dir);
+    assert.equal(issues.length, 1);
+    assert.match(issues[0], /^grpc\.tls: is required: gRPC binds 0\.0\.0\.0/);
   });
 
   it("refuses plaintext on a network address, naming grpc.tls", () => {
@@ -64,7 +76,7 @@ describe("the grpc security section", () => {
     const tls = { certFile: "srv/tls.crt", keyFile: "srv/tls.key", caFile: "srv/ca.crt" };
     const both = resolve({ plaintext: true, tls, auth: { policyFile: "policy.yaml" } }, pki.dir);
     assert.deepEqual(both.issues, ["grpc.plaintext: cannot be true together with tls"]);
-    const jwt = resolve({ auth: { jwt: { jwksFile: "jwks.json" } } }, pki.dir);
+    const jwt = resolve({ plaintext: true, auth: { jwt: { jwksFile: "jwks.json" } } }, pki.dir);
     assert.deepEqual(jwt.issues, ["grpc.auth.policyFile: is required with auth.jwt"]);
   });
 });

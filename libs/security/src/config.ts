@@ -22,7 +22,10 @@ export const grpcSecurityFields = {
    * probes speak plaintext only, and the status (SERVING / NOT_SERVING) is all it reveals.
    */
   healthPort: z.number({ error: "must be a port number" }).int().min(0).max(65535).optional(),
-  /** Serve without TLS: only on a loopback host. Default: true when no tls is given (embedded mode). */
+  /**
+   * Serve without TLS. Must be said: a section with neither tls nor `plaintext: true` is refused, and plaintext is
+   * allowed only on a loopback host (embedded mode, tests).
+   */
   plaintext: z.boolean({ error: "must be true or false" }).optional(),
   tls: z
     .strictObject({
@@ -115,6 +118,12 @@ export function resolveGrpcSecurity(raw: RawFields, ctx: ResolveContext): GrpcSe
   if (raw.tls === undefined && raw.plaintext === false) {
     ctx.issue([...at, "tls"], "is required with plaintext: false");
   }
+  if (raw.tls === undefined && raw.plaintext === undefined && isLoopbackHost(ctx.host)) {
+    ctx.issue(
+      [...at, "plaintext"],
+      `give tls, or plaintext: true to serve gRPC without TLS on ${ctx.host} (allowed on a loopback address only)`,
+    );
+  }
   if (raw.tls !== undefined) {
     out.tls = {
       certFile: path(raw.tls.certFile),
@@ -138,8 +147,6 @@ export function resolveGrpcSecurity(raw: RawFields, ctx: ResolveContext): GrpcSe
       }
     }
   } else if (raw.plaintext !== undefined) {
-    // Without tls on a loopback host the server is plaintext anyway (embedded mode); the key is kept only when
-    // written, so a default configuration resolves to `{ host, port }`.
     out.plaintext = raw.plaintext;
   }
   if (raw.auth !== undefined) {
@@ -193,7 +200,7 @@ export function toSecurityOptions(
     field: svc.field ?? "grpc",
     ...(svc.audit !== undefined && { audit: svc.audit }),
     ...(svc.logger !== undefined && { logger: svc.logger }),
-    plaintext: cfg.tls === undefined && cfg.plaintext !== false,
+    plaintext: cfg.tls === undefined && cfg.plaintext === true,
     ...(cfg.tls !== undefined && {
       tls: {
         certFile: cfg.tls.certFile,

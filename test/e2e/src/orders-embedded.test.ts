@@ -17,7 +17,7 @@ describe("order-entry embedded", { timeout: 60_000 }, () => {
       [
         "connector: { id: embedded }",
         "store: { kind: memory }",
-        "grpc: { host: 127.0.0.1, port: 0 }",
+        "grpc: { plaintext: true, host: 127.0.0.1, port: 0 }",
         "metrics: { host: 127.0.0.1, port: 0 }",
         "log: { level: silent }",
         "sessions:",
@@ -35,7 +35,7 @@ describe("order-entry embedded", { timeout: 60_000 }, () => {
     const risk = await startTestRisk();
     const oe = await startOrderEntry(
       parseOrderEntryConfig({
-        grpc: { port: 0 },
+        grpc: { plaintext: true, port: 0 },
         sessions: [{ id: SESSION, connector: `127.0.0.1:${connector.grpcPort}` }],
         risk: { address: risk.address },
         store: { kind: "memory" },

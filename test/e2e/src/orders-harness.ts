@@ -312,7 +312,7 @@ export class OrdersStack {
       file,
       [
         "risk: { id: risk-e2e }",
-        "grpc: { host: 127.0.0.1, port: 0 }",
+        "grpc: { plaintext: true, host: 127.0.0.1, port: 0 }",
         "limits: { file: limits.yaml }",
         `state: { kind: redis, redis: { url: "${REDIS_URL}", prefix: ${n.redisPrefix}-risk } }`,
         `bus: { kind: nats, nats: { url: "${NATS_URL}", ordersStream: ${n.ordersStream}, ordersPrefix: ${n.ordersPrefix}, fixStream: ${n.fixStream}, fixPrefix: ${n.fixPrefix}, auditStream: AUDTEST_${n.fixPrefix}, auditPrefix: a_${n.fixPrefix} } }`,
@@ -344,7 +344,7 @@ export class OrdersStack {
         "    NonStopSession: Y",
         "    ReconnectInterval: 1",
         `    initiator: { hosts: [{ host: 127.0.0.1, port: ${this.venue.port} }] }`,
-        "grpc: { host: 127.0.0.1, port: 0 }",
+        "grpc: { plaintext: true, host: 127.0.0.1, port: 0 }",
         "metrics: { host: 127.0.0.1, port: 0 }",
         `nats: { url: "${NATS_URL}", stream: ${this.names.fixStream}, subjectPrefix: ${this.names.fixPrefix} }`,
         "log: { level: warn }",
@@ -377,7 +377,7 @@ export class OrdersStack {
     const n = this.names;
     return [
       `orderEntry: { id: ${over.id ?? "oe"} }`,
-      "grpc: { host: 127.0.0.1, port: 0 }",
+      "grpc: { plaintext: true, host: 127.0.0.1, port: 0 }",
       "sessions:",
       `  - { id: "${SESSION}", connector: "127.0.0.1:${this.connectorPort}" }`,
       `risk: { address: "${over.riskAddress ?? this.riskAddress}", deadlineMs: ${over.riskDeadlineMs ?? 2000}, killSwitchPollMs: 200 }`,

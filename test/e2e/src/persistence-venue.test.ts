@@ -62,7 +62,7 @@ describe("persistence with the venue simulator and a connector", { timeout: 110_
         orders: { enabled: false, stream: "ORDERS", filter: "orders.>", durable: "persistence-orders" },
         audit: { enabled: false, stream: "AUDIT", filter: "audit.>", durable: "persistence-audit" },
       },
-      grpc: { host: "127.0.0.1", port: 0 },
+      grpc: { plaintext: true, host: "127.0.0.1", port: 0 },
       log: { level: "warn" },
     });
     await persistence.ready();

@@ -44,7 +44,7 @@ describe("risk on a password-protected, TLS Redis and NATS", () => {
     parseRiskConfig(
       `
 risk: { id: links }
-grpc: { port: 0 }
+grpc: { plaintext: true, port: 0 }
 state:
   kind: redis
   redis: { url: "${redis.url}", username: fixmesh, passwordFile: ${redisPasswordFile}, prefix: risk-links, tls: { caFile: "${pki.server.caFile}" } }

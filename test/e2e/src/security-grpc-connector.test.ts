@@ -335,7 +335,7 @@ describe("connector gRPC transport rules at start (a real process)", () => {
         `store: { kind: memory }
 sessions:
   - { BeginString: FIX.4.4, SenderCompID: A, TargetCompID: B, ConnectionType: initiator, initiator: { hosts: [{ host: 127.0.0.1, port: 9 }] } }
-grpc: { host: 0.0.0.0, port: 0 }
+grpc: { plaintext: true, host: 0.0.0.0, port: 0 }
 metrics: { host: 127.0.0.1, port: 0 }
 `,
       );

@@ -439,7 +439,7 @@ log: { level: warn }
   it("a start on 0.0.0.0 without TLS is refused naming grpc.tls (exit 2)", T, async () => {
     writeFileSync(
       dir("open.yaml"),
-      `grpc: { host: 0.0.0.0, port: 0 }
+      `grpc: { plaintext: true, host: 0.0.0.0, port: 0 }
 sessions: [{ id: "${SESSION}", connector: "127.0.0.1:1" }]
 risk: { address: "127.0.0.1:1" }
 log: { level: warn }
@@ -470,7 +470,7 @@ describe("order-entry's Redis and NATS links with authentication and TLS (server
     parseOrderEntryConfig(
       {
         orderEntry: { id: `oe-links-${r}` },
-        grpc: { host: "127.0.0.1", port: 0 },
+        grpc: { plaintext: true, host: "127.0.0.1", port: 0 },
         // Nothing listens there: order-entry starts anyway (sessions DISCONNECTED, risk fails closed).
         sessions: [{ id: SESSION, connector: "127.0.0.1:1" }],
         risk: { address: "127.0.0.1:1", killSwitchPollMs: 0 },

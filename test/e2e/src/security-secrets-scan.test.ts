@@ -126,7 +126,7 @@ describe("secrets never leak: logs, metrics, events and stored messages of a ful
       `      initiator: { hosts: [{ host: 127.0.0.1, port: ${venue.port} }] } }`,
       "  - { BeginString: FIX.4.4, SenderCompID: GATEWAY, TargetCompID: TRADER, ConnectionType: acceptor, HeartBtInt: 30,",
       "      NonStopSession: Y, acceptor: gw, auth: { username: trader1, passwordHashFile: trader.hash } }",
-      "grpc: { host: 127.0.0.1, port: 0 }",
+      "grpc: { plaintext: true, host: 127.0.0.1, port: 0 }",
       "metrics: { host: 127.0.0.1, port: 0 }",
       `nats: { url: "${nats.url}", stream: ${stream}, subjectPrefix: ${subjectPrefix}, user: fixmesh-nats, passwordFile: nats.pw, tls: { caFile: ${ca} } }`,
       "log: { level: trace }",
@@ -213,7 +213,7 @@ describe("secrets never leak: logs, metrics, events and stored messages of a ful
           orders: { enabled: false, stream: "ORDERS", filter: "orders.>", durable: "persistence-orders" },
           audit: { enabled: false, stream: "AUDIT", filter: "audit.>", durable: "persistence-audit" },
         },
-        grpc: { enabled: false },
+        grpc: { plaintext: true, enabled: false },
         log: { level: "trace" },
       },
       {

@@ -62,7 +62,7 @@ export function connectorYaml(o: {
     "    NonStopSession: Y",
     "    ReconnectInterval: 1",
     `    initiator: { hosts: [{ host: 127.0.0.1, port: ${o.venuePort} }] }`,
-    `grpc: { host: 127.0.0.1, port: ${o.grpcPort ?? 0} }`,
+    `grpc: { plaintext: true, host: 127.0.0.1, port: ${o.grpcPort ?? 0} }`,
     "metrics: { host: 127.0.0.1, port: 0 }",
     `nats: { url: "${NATS_URL}", stream: ${o.nats.stream}, subjectPrefix: ${o.nats.subjectPrefix} }`,
     "log: { level: warn }",

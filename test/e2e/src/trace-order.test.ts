@@ -138,7 +138,7 @@ describe("one trace per order across order-entry, risk and the connector (separa
         "risk.yaml",
         [
           `risk: { id: risk-${rand()} }`,
-          "grpc: { host: 127.0.0.1, port: 0 }",
+          "grpc: { plaintext: true, host: 127.0.0.1, port: 0 }",
           "limits: { file: limits.yaml }",
           "state: { kind: memory }",
           "bus:",
@@ -158,7 +158,7 @@ describe("one trace per order across order-entry, risk and the connector (separa
         "order-entry.yaml",
         [
           `orderEntry: { id: oe-${rand()} }`,
-          "grpc: { host: 127.0.0.1, port: 0 }",
+          "grpc: { plaintext: true, host: 127.0.0.1, port: 0 }",
           `sessions: [{ id: "${SESSION}", connector: "127.0.0.1:${connectorPort}" }]`,
           `risk: { address: "127.0.0.1:${riskPort}", deadlineMs: 2000 }`,
           "store: { kind: memory }",

@@ -59,7 +59,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const yaml = `
 connector: { id: demo, dataDir: ${JSON.stringify(join(dir, "connector"))} }
 store: { kind: file, fsync: always }
-grpc: { host: 127.0.0.1, port: 0 }
+grpc: { plaintext: true, host: 127.0.0.1, port: 0 }
 metrics: { host: 127.0.0.1, port: 0 }
 log: { level: info }
 sessions:

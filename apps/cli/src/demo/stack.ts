@@ -174,7 +174,7 @@ export async function startEmbeddedStack(o: StackOptions): Promise<EmbeddedStack
     startPersistence(
       {
         database: { engine: "pglite", dataDir: pgliteDir },
-        grpc: { host: "127.0.0.1", port: ports.audit },
+        grpc: { plaintext: true, host: "127.0.0.1", port: ports.audit },
         log: { level },
       },
       { bus, logger: logger("persistence") },
@@ -207,7 +207,7 @@ export async function startEmbeddedStack(o: StackOptions): Promise<EmbeddedStack
       parseRiskConfig(
         JSON.stringify({
           risk: { id: "embedded" },
-          grpc: { host: "127.0.0.1", port: ports.risk, closeGraceMs: 500 },
+          grpc: { plaintext: true, host: "127.0.0.1", port: ports.risk, closeGraceMs: 500 },
           limits: { file: limitsFile },
           state: { kind: "memory" },
           bus: { kind: "in-process", catchUpTimeoutMs: 10_000 },
@@ -225,7 +225,7 @@ export async function startEmbeddedStack(o: StackOptions): Promise<EmbeddedStack
   const yaml = `
 connector: { id: embedded, dataDir: ${JSON.stringify(join(dir, "connector"))} }
 store: { kind: file, fsync: always }
-grpc: { host: 127.0.0.1, port: ${ports.connector} }
+grpc: { plaintext: true, host: 127.0.0.1, port: ${ports.connector} }
 metrics: { host: 127.0.0.1, port: 0 }
 log: { level: ${level} }
 sessions:
@@ -260,7 +260,7 @@ sessions:
       parseOrderEntryConfig(
         {
           orderEntry: { id: "embedded" },
-          grpc: { host: "127.0.0.1", port: ports.orderEntry },
+          grpc: { plaintext: true, host: "127.0.0.1", port: ports.orderEntry },
           sessions: [{ id: EMBEDDED_SESSION, connector: `127.0.0.1:${connector.grpcPort}` }],
           // A loaded laptop (PGlite shares this thread) needs more than the 250 ms default; still fail closed.
           risk: { address: `127.0.0.1:${risk.port}`, deadlineMs: 1000 },

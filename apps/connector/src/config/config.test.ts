@@ -26,8 +26,11 @@ sessions:
   - { BeginString: FIX.4.4, SenderCompID: VENUE, TargetCompID: CLIENT, ConnectionType: acceptor }
 `;
 
+/** The tests' files serve gRPC in plaintext on loopback, which a file must say (`grpc.plaintext`); added when absent. */
+const plaintextGrpc = (text: string) => (/^grpc:/m.test(text) ? text : `${text}\ngrpc: { plaintext: true }\n`);
+
 function parse(text: string, opts: LoadOptions & { baseDir?: string } = {}): ConnectorConfig {
-  return parseConfig(text, { env: {}, cwd: "/work", ...opts });
+  return parseConfig(plaintextGrpc(text), { env: {}, cwd: "/work", ...opts });
 }
 
 /** The `field: reason` lines of the error a bad configuration raises. */
@@ -214,6 +217,23 @@ sessions:
   });
 });
 
+describe("config: gRPC without TLS must be said", () => {
+  it("a file with neither grpc.tls nor grpc.plaintext: true is refused naming grpc.plaintext", () => {
+    const refused = () => parseConfig(ACCEPTOR, { env: {}, cwd: "/work" });
+    assert.throws(refused, (e: unknown) => {
+      assert.ok(e instanceof ConnectorConfigError);
+      assert.deepEqual(
+        e.issues.map((i) => `${i.field}: ${i.reason}`),
+        [
+          "grpc.plaintext: give tls, or plaintext: true to serve gRPC without TLS on 127.0.0.1 (allowed on a loopback address only)",
+        ],
+      );
+      return true;
+    });
+    assert.equal(parse(`${ACCEPTOR}grpc: { plaintext: true }\n`).grpc.plaintext, true);
+  });
+});
+
 describe("config: defaults", () => {
   it("a minimal file gets the documented defaults", () => {
     const c = parse(ACCEPTOR);
@@ -221,7 +241,7 @@ describe("config: defaults", () => {
     assert.equal(c.store.fsync, "always");
     assert.equal(c.store.retainMessages, undefined);
     assert.equal(c.connector.dataDir, "/work/.fixmesh/connector");
-    assert.deepEqual(c.grpc, { host: "127.0.0.1", port: 50051 });
+    assert.deepEqual(c.grpc, { host: "127.0.0.1", port: 50051, plaintext: true });
     assert.deepEqual(c.metrics, { host: "127.0.0.1", port: 9464 });
     assert.deepEqual(c.nats, { stream: "FIX", subjectPrefix: "fix" });
     assert.equal(c.log.level, "info");
@@ -273,7 +293,7 @@ sessions:
 
 describe("config: environment overrides and flags", () => {
   it("apply over the file, through the same schema", () => {
-    const c = parse(`${ACCEPTOR}store: { kind: file }\ngrpc: { port: 7000 }\n`, {
+    const c = parse(`${ACCEPTOR}store: { kind: file }\ngrpc: { plaintext: true, port: 7000 }\n`, {
       env: {
         FIXMESH_GRPC_PORT: "6000",
         FIXMESH_STORE_KIND: "redis",

@@ -16,8 +16,11 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const SESSION = "{ BeginString: FIX.4.4, SenderCompID: VENUE, TargetCompID: CLIENT, ConnectionType: acceptor";
 
+/** The tests' files serve gRPC in plaintext on loopback, which a file must say (`grpc.plaintext`); added when absent. */
+const plaintextGrpc = (text: string) => (/^grpc:/m.test(text) ? text : `${text}\ngrpc: { plaintext: true }\n`);
+
 function parse(text: string, env: Record<string, string> = {}) {
-  return parseConfig(text, { env, cwd: dir, baseDir: dir } as Parameters<typeof parseConfig>[1]);
+  return parseConfig(plaintextGrpc(text), { env, cwd: dir, baseDir: dir } as Parameters<typeof parseConfig>[1]);
 }
 
 function problems(text: string, env: Record<string, string> = {}): string[] {

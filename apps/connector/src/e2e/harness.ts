@@ -228,7 +228,7 @@ export function connectorYaml(o: ConnectorYamlOptions): string {
     "    Username: e2e-trader",
     ...(o.passwordEnv === undefined ? [] : [`    PasswordEnv: ${o.passwordEnv}`]),
     `    initiator: { hosts: [{ host: 127.0.0.1, port: ${o.venuePort} }] }`,
-    "grpc: { host: 127.0.0.1, port: 0 }",
+    "grpc: { plaintext: true, host: 127.0.0.1, port: 0 }",
     "metrics: { host: 127.0.0.1, port: 0 }",
     ...(o.nats === undefined
       ? []

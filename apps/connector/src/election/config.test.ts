@@ -15,8 +15,11 @@ const TWO = `${SESSION}  - { BeginString: FIX.4.2, SenderCompID: CLIENT, TargetC
 `;
 const REDIS_STORE = "store: { kind: redis, redis: { url: redis://10.1.2.3:6379, prefix: fx } }\n";
 
+/** The tests' files serve gRPC in plaintext on loopback, which a file must say (`grpc.plaintext`); added when absent. */
+const plaintextGrpc = (text: string) => (/^grpc:/m.test(text) ? text : `${text}\ngrpc: { plaintext: true }\n`);
+
 function parse(text: string, env: Record<string, string> = {}) {
-  return parseConfig(text, { env, cwd: "/work" });
+  return parseConfig(plaintextGrpc(text), { env, cwd: "/work" });
 }
 
 function problems(text: string, env: Record<string, string> = {}): string[] {

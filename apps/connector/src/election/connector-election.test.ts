@@ -48,7 +48,7 @@ function yaml(identity: string, prefix: string, election: string): string {
     "  - { BeginString: FIX.4.4, SenderCompID: CLIENT, TargetCompID: VENUE, ConnectionType: initiator, HeartBtInt: 5,",
     "      NonStopSession: Y, ReconnectInterval: 0.1, ReconnectMaxInterval: 0.3, LogoutTimeout: 1,",
     `      initiator: { hosts: [{ host: 127.0.0.1, port: ${venue.port} }] } }`,
-    "grpc: { host: 127.0.0.1, port: 0 }",
+    "grpc: { plaintext: true, host: 127.0.0.1, port: 0 }",
     "metrics: { host: 127.0.0.1, port: 0 }",
   ].join("\n");
 }
@@ -208,7 +208,7 @@ describe("an acceptor session under election", () => {
         "acceptors: [{ host: 127.0.0.1, port: 0 }]",
         "sessions:",
         "  - { BeginString: FIX.4.4, SenderCompID: VENUE, TargetCompID: CLIENT, ConnectionType: acceptor, NonStopSession: Y }",
-        "grpc: { host: 127.0.0.1, port: 0 }",
+        "grpc: { plaintext: true, host: 127.0.0.1, port: 0 }",
         "metrics: { host: 127.0.0.1, port: 0 }",
       ].join("\n");
     const id = "FIX.4.4:VENUE->CLIENT";

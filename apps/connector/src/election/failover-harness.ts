@@ -256,7 +256,7 @@ export function writeConfig(o: {
       "    ReconnectMaxInterval: 0.3",
       "    LogoutTimeout: 1",
       `    initiator: { hosts: [{ host: 127.0.0.1, port: ${o.venuePort} }] }`,
-      "grpc: { host: 127.0.0.1, port: 0 }",
+      "grpc: { plaintext: true, host: 127.0.0.1, port: 0 }",
       "metrics: { host: 127.0.0.1, port: 0 }",
       "log: { level: info }",
       "",

@@ -6,6 +6,7 @@ import { after, describe, it } from "node:test";
 import { OrderEntryConfigError, parseOrderEntryConfig } from "./load.js";
 
 const ok = {
+  grpc: { plaintext: true },
   sessions: [{ id: "FIX.4.4:CLIENT->VENUE", connector: "127.0.0.1:50051" }],
   risk: { address: "127.0.0.1:50071" },
 };
@@ -73,7 +74,7 @@ describe("order-entry configuration: security", () => {
   });
 
   it("refuses plaintext off loopback and TLS without a policy, naming the field", () => {
-    const open = errorOf({ ...ok, grpc: { host: "0.0.0.0" } });
+    const open = errorOf({ ...ok, grpc: { plaintext: true, host: "0.0.0.0" } });
     assert.equal(open.field, "grpc.tls");
     assert.match(open.message, /is required: gRPC binds 0\.0\.0\.0/);
     const noPolicy = errorOf(
@@ -82,23 +83,28 @@ describe("order-entry configuration: security", () => {
       dir,
     );
     assert.ok(noPolicy.issues.some((i) => i.field === "grpc.auth.policyFile" && /is required/.test(i.reason)));
-    assert.equal(fieldOf({ ...ok, grpc: { healthPort: 70000 } }), "grpc.healthPort");
+    assert.equal(fieldOf({ ...ok, grpc: { plaintext: true, healthPort: 70000 } }), "grpc.healthPort");
     // The files are read at start: a missing certificate is named too.
     assert.ok(noPolicy.issues.some((i) => i.field.startsWith("grpc.tls")));
   });
 
   it("accepts grpc.healthPort (the plaintext health-only listener)", () => {
-    assert.deepEqual(parseOrderEntryConfig({ ...ok, grpc: { healthPort: 8086 } }).grpc, {
+    assert.deepEqual(parseOrderEntryConfig({ ...ok, grpc: { plaintext: true, healthPort: 8086 } }).grpc, {
       host: "127.0.0.1",
       port: 50061,
       healthPort: 8086,
+      plaintext: true,
     });
   });
 
-  it("keeps the embedded default: plaintext on 127.0.0.1, no links", () => {
+  it("serves plaintext on 127.0.0.1 only when the file says so, naming grpc.plaintext otherwise", () => {
     const c = parseOrderEntryConfig(ok);
-    assert.deepEqual(c.grpc, { host: "127.0.0.1", port: 50061 });
+    assert.deepEqual(c.grpc, { host: "127.0.0.1", port: 50061, plaintext: true });
     assert.deepEqual(c.links, {});
+    const { grpc: _, ...unsaid } = ok;
+    const e = errorOf(unsaid);
+    assert.equal(e.field, "grpc.plaintext");
+    assert.match(e.message, /give tls, or plaintext: true/);
   });
 
   it("client TLS: paths resolved against the file's directory, certificate and key together", () => {

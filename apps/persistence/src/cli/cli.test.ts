@@ -25,7 +25,7 @@ describe("fixmesh persistence / fixmesh audit", { timeout: 100_000 }, () => {
     const dir = mkdtempSync(join(tmpdir(), "fixmesh-cli-"));
     try {
       const file = join(dir, "p.yaml");
-      writeFileSync(file, `database:\n  engine: postgres\n  url: ${db.url}\n`);
+      writeFileSync(file, `database:\n  engine: postgres\n  url: ${db.url}\ngrpc: { plaintext: true }\n`);
       const io = capture();
       assert.equal(await runPersistenceCli(["migrate", "--config", file], io), 0);
       assert.match(io.lines[0], /^applied: /);
@@ -48,7 +48,7 @@ describe("fixmesh persistence / fixmesh audit", { timeout: 100_000 }, () => {
     const dir = mkdtempSync(join(tmpdir(), "fixmesh-cli-"));
     const bus = new InProcessBus();
     const p = await startPersistence(
-      { database: db.config, grpc: { port: 0 }, log: { level: "silent" } },
+      { database: db.config, grpc: { plaintext: true, port: 0 }, log: { level: "silent" } },
       { bus, logger: pino({ level: "silent" }) },
     );
     try {

@@ -7,7 +7,7 @@ import { loadConfig, PersistenceConfigError, persistenceConfig } from "./config.
 
 describe("persistence configuration", () => {
   it("fills in the defaults: PostgreSQL on localhost, the three streams, batches of 500", () => {
-    const c = persistenceConfig({});
+    const c = persistenceConfig({ grpc: { plaintext: true } });
     assert.equal(c.database.engine, "postgres");
     assert.deepEqual(
       [c.streams.fix.stream, c.streams.orders.filter, c.streams.audit.durable],
@@ -19,7 +19,7 @@ describe("persistence configuration", () => {
 
   it("names every bad field and the reason", () => {
     assert.throws(
-      () => persistenceConfig({ database: { engine: "pglite", url: "x" }, ingest: { batch: -1 }, grpc: { port: "a" } }),
+      () => persistenceConfig({ database: { engine: "pglite", url: "x" }, ingest: { batch: -1 }, grpc: { plaintext: true, port: "a" } }),
       (e: unknown) => {
         assert.ok(e instanceof PersistenceConfigError);
         const fields = e.issues.map((i) => i.field);
@@ -35,10 +35,10 @@ describe("persistence configuration", () => {
     const dir = mkdtempSync(join(tmpdir(), "fixmesh-config-"));
     try {
       const f = join(dir, "p.yaml");
-      writeFileSync(f, "database: { engine: pglite, dataDir: audit }\n");
+      writeFileSync(f, "database: { engine: pglite, dataDir: audit }\ngrpc: { plaintext: true }\n");
       const pglite = loadConfig(f, { DATABASE_URL: "postgres://x@h/db" }).database;
       assert.deepEqual(pglite, { engine: "pglite", dataDir: join(dir, "audit") });
-      writeFileSync(f, "log: { level: warn }\n");
+      writeFileSync(f, "log: { level: warn }\ngrpc: { plaintext: true }\n");
       const c = loadConfig(f, { DATABASE_URL: "postgres://u@db:5432/audit", FIXMESH_GRPC_PORT: "7999" });
       assert.equal(c.database.engine === "postgres" ? c.database.url : "", "postgres://u@db:5432/audit");
       assert.equal(c.grpc.port, 7999);

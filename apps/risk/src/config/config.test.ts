@@ -14,6 +14,11 @@ import { parseRiskConfig } from "./config.js";
 import { RiskConfigError } from "./errors.js";
 import { parseLimitsFile } from "./limits-file.js";
 
+/** gRPC in plaintext on loopback must be said (`grpc.plaintext`): the tests' files say it unless they set grpc. */
+function parseSaid(text: string, opts: Parameters<typeof parseRiskConfig>[1]) {
+  return parseRiskConfig(/^grpc:/m.test(text) ? text : `${text}\ngrpc: { plaintext: true }\n`, opts);
+}
+
 function issuesOf(fn: () => unknown): string[] {
   try {
     fn();
@@ -70,30 +75,36 @@ limits:
 });
 
 describe("service configuration", () => {
+  it("refuses a file that does not say how gRPC is served, naming grpc.plaintext", () => {
+    assert.deepEqual(issuesOf(() => parseRiskConfig("", { env: {} })), [
+      "grpc.plaintext: give tls, or plaintext: true to serve gRPC without TLS on 127.0.0.1 (allowed on a loopback address only)",
+    ]);
+  });
+
   it("has defaults for an embedded run", () => {
-    const c = parseRiskConfig("", { env: {} });
+    const c = parseSaid("", { env: {} });
     assert.deepEqual([c.state.kind, c.bus.kind, c.grpc.port, c.risk.id], ["memory", "in-process", 50071, "risk"]);
   });
 
   it("names bad fields, and says when the environment set them", () => {
     assert.deepEqual(
       issuesOf(() =>
-        parseRiskConfig("state: { kind: redis }\ngrpc: { port: 70000 }\nrisk: { id: 'a b' }\n", {
+        parseSaid("state: { kind: redis }\ngrpc: { plaintext: true, port: 70000 }\nrisk: { id: 'a b' }\n", {
           env: { NATS_URL: "" },
         }),
       ),
       ["risk.id: must be letters, digits, '_' or '-'", "grpc.port: must be a whole number from 0 to 65535"],
     );
     assert.deepEqual(
-      issuesOf(() => parseRiskConfig("state: { kind: redis }\n", { env: {} })),
+      issuesOf(() => parseSaid("state: { kind: redis }\n", { env: {} })),
       ["state.redis.url: is required when state.kind is redis (or set REDIS_URL)"],
     );
     assert.deepEqual(
-      issuesOf(() => parseRiskConfig("", { env: { FIXMESH_GRPC_PORT: "x" } })),
+      issuesOf(() => parseSaid("", { env: { FIXMESH_GRPC_PORT: "x" } })),
       ['grpc.port: must be a whole number from 0 to 65535, got "x" (set by FIXMESH_GRPC_PORT)'],
     );
     assert.deepEqual(
-      issuesOf(() => parseRiskConfig("bus: { kind: kafka }\n", { env: {} })),
+      issuesOf(() => parseSaid("bus: { kind: kafka }\n", { env: {} })),
       ['bus.kind: must be one of in-process, nats, got "kafka"'],
     );
   });
@@ -120,7 +131,7 @@ bus: { kind: nats, nats: { url: "nats://127.0.0.1:4222", user: fixmesh, password
       mkdirSync(join(dir, "secrets"));
       writeFileSync(join(dir, "secrets", "redis"), "redis-s3cret-pw\n");
       writeFileSync(join(dir, "secrets", "nats"), "nats-s3cret-pw\n");
-      const c = parseRiskConfig(links, { env: {}, baseDir: dir });
+      const c = parseSaid(links, { env: {}, baseDir: dir });
       assert.equal(c.links?.redis?.url, "redis://127.0.0.1:6379");
       assert.equal(c.links?.redis?.password?.reveal(), "redis-s3cret-pw");
       assert.equal(c.links?.nats?.user, "fixmesh");
@@ -128,7 +139,7 @@ bus: { kind: nats, nats: { url: "nats://127.0.0.1:4222", user: fixmesh, password
       const shown = JSON.stringify(c);
       assert.ok(!shown.includes("s3cret"), shown);
       // REDIS_URL and NATS_URL still override the URLs; the credentials stay.
-      const e = parseRiskConfig(links, {
+      const e = parseSaid(links, {
         env: { REDIS_URL: "redis://10.0.0.1:6380", NATS_URL: "nats://10.0.0.2:4223" },
         baseDir: dir,
       });
@@ -138,7 +149,7 @@ bus: { kind: nats, nats: { url: "nats://127.0.0.1:4222", user: fixmesh, password
       assert.equal(e.links?.nats?.password?.reveal(), "nats-s3cret-pw");
       // A missing password file is named.
       rmSync(join(dir, "secrets", "nats"));
-      const missing = issuesOf(() => parseRiskConfig(links, { env: {}, baseDir: dir }));
+      const missing = issuesOf(() => parseSaid(links, { env: {}, baseDir: dir }));
       assert.equal(missing.length, 1);
       assert.match(missing[0], /^bus\.nats\.passwordFile: /);
     } finally {
@@ -147,7 +158,7 @@ bus: { kind: nats, nats: { url: "nats://127.0.0.1:4222", user: fixmesh, password
   });
 
   it("keeps a plain URL working: no credentials", () => {
-    const c = parseRiskConfig("state: { kind: redis }\nbus: { kind: nats }\n", {
+    const c = parseSaid("state: { kind: redis }\nbus: { kind: nats }\n", {
       env: { REDIS_URL: "redis://127.0.0.1:6379", NATS_URL: "nats://127.0.0.1:4222" },
     });
     assert.deepEqual(c.links, { redis: { url: "redis://127.0.0.1:6379" }, nats: { url: "nats://127.0.0.1:4222" } });
@@ -155,13 +166,13 @@ bus: { kind: nats, nats: { url: "nats://127.0.0.1:4222", user: fixmesh, password
 
   it("refuses a password in a URL, naming the field and not echoing it", () => {
     const redis = issuesOf(() =>
-      parseRiskConfig("state: { kind: redis, redis: { url: 'redis://:hunter2@127.0.0.1:6379' } }\n", { env: {} }),
+      parseSaid("state: { kind: redis, redis: { url: 'redis://:hunter2@127.0.0.1:6379' } }\n", { env: {} }),
     );
     assert.equal(redis.length, 1);
     assert.match(redis[0], /^state\.redis\.url: a password in the URL is not allowed/);
     assert.ok(!redis[0].includes("hunter2"));
     const nats = issuesOf(() =>
-      parseRiskConfig("bus: { kind: nats }\n", { env: { NATS_URL: "nats://fixmesh:hunter2@127.0.0.1:4222" } }),
+      parseSaid("bus: { kind: nats }\n", { env: { NATS_URL: "nats://fixmesh:hunter2@127.0.0.1:4222" } }),
     );
     assert.equal(nats.length, 1);
     assert.match(nats[0], /^bus\.nats\.url: credentials in the URL are not allowed.*\(set by NATS_URL\)$/);
@@ -176,10 +187,10 @@ describe("fixmesh risk-service", () => {
     const original = console.error;
     console.error = (m: unknown) => errors.push(String(m));
     try {
-      writeFileSync(join(dir, "bad.yaml"), "grpc: { port: lots }\n");
+      writeFileSync(join(dir, "bad.yaml"), "grpc: { plaintext: true, port: lots }\n");
       assert.equal(await runRiskService(["--config", join(dir, "bad.yaml")]), 2);
       writeFileSync(join(dir, "limits.yaml"), "limits:\n  - normal: { maxPosition: -1 }\n");
-      writeFileSync(join(dir, "ok.yaml"), "limits: { file: limits.yaml }\nlog: { level: silent }\ngrpc: { port: 0 }\n");
+      writeFileSync(join(dir, "ok.yaml"), "limits: { file: limits.yaml }\nlog: { level: silent }\ngrpc: { plaintext: true, port: 0 }\n");
       assert.equal(await runRiskService(["--config", join(dir, "ok.yaml")]), 2);
       assert.equal(await runRiskService([]), 2);
     } finally {
@@ -207,7 +218,7 @@ describe("limits hot reload", () => {
     const bus = new InProcessBus();
     const audits: AuditEvent[] = [];
     await bus.subscribe("audit.>", (d: Delivered) => audits.push(JSON.parse(Buffer.from(d.payload).toString())));
-    const risk = await startRisk(parseRiskConfig(`limits: { file: "${file}" }\n`, { env: {} }), {
+    const risk = await startRisk(parseSaid(`limits: { file: "${file}" }\n`, { env: {} }), {
       buses: { orders: bus, fix: bus, audit: bus },
       logger,
       noGrpc: true,

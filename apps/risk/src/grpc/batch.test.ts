@@ -83,7 +83,7 @@ describe("CheckOrderStream batch frames (embedded)", () => {
   let client: GrpcClientOf<typeof RiskService>;
 
   before(async () => {
-    const config = parseRiskConfig("grpc: { port: 0 }\nlog: { level: silent }\n", { env: {} });
+    const config = parseRiskConfig("grpc: { plaintext: true, port: 0 }\nlog: { level: silent }\n", { env: {} });
     risk = await startRisk(config, { buses: { orders: bus, fix: bus, audit: bus }, logger: quiet });
     conn = new grpc.Client(`127.0.0.1:${risk.port}`, grpc.credentials.createInsecure());
     client = createGrpcClient(RiskService, conn);
