@@ -19,7 +19,12 @@ describe("embedded: InProcessBus + PGlite in a folder", () => {
 
   it("stores what the in-process bus carries and keeps it across a restart", async () => {
     const bus = new InProcessBus();
-    const config = { database: db.config, grpc: { plaintext: true, port: 0 }, metrics: { port: 0 }, log: { level: "silent" as const } };
+    const config = {
+      database: db.config,
+      grpc: { plaintext: true, port: 0 },
+      metrics: { port: 0 },
+      log: { level: "silent" as const },
+    };
     let p = await startPersistence(config, { bus, logger: quiet });
     await p.ready();
     await bus.publish(

@@ -246,7 +246,10 @@ describe("persistence security configuration", () => {
   function issues(input: unknown, env: Record<string, string> = {}): string[] {
     try {
       // gRPC in plaintext on loopback must be said (grpc.plaintext); said here unless the case is about grpc.
-      const said = typeof input === "object" && input !== null && !("grpc" in input) ? { ...input, grpc: { plaintext: true } } : input;
+      const said =
+        typeof input === "object" && input !== null && !("grpc" in input)
+          ? { ...input, grpc: { plaintext: true } }
+          : input;
       persistenceConfig(said, "test", { env, baseDir: tmpdir() });
     } catch (e) {
       assert.ok(e instanceof PersistenceConfigError, String(e));

@@ -377,7 +377,10 @@ describe("risk gRPC security configuration", () => {
   };
 
   it("plaintext on a network address, TLS without a policy, missing files: refused naming the field", () => {
-    assert.match(refused("grpc: { plaintext: true, host: 0.0.0.0 }\n")[0], /^grpc\.tls: is required: gRPC binds 0\.0\.0\.0/);
+    assert.match(
+      refused("grpc: { plaintext: true, host: 0.0.0.0 }\n")[0],
+      /^grpc\.tls: is required: gRPC binds 0\.0\.0\.0/,
+    );
     const issues = refused(
       "grpc: { host: 0.0.0.0, tls: { certFile: /nope/a.crt, keyFile: /nope/a.key, caFile: /nope/ca.crt } }\n",
     );

@@ -189,6 +189,13 @@ export function resolveGrpcSecurity(raw: RawFields, ctx: ResolveContext): GrpcSe
   return out;
 }
 
+/**
+ * What a service started from code without a `security` section gets (tests, `fixmesh start`'s pieces, library
+ * users): plaintext, which the server still allows on a loopback host only. A configuration file must say
+ * `plaintext: true` itself; only code may leave it out.
+ */
+export const EMBEDDED_GRPC_SECURITY: GrpcSecurityConfig = Object.freeze({ plaintext: true });
+
 /** The options of `createGrpcSecurity` for a resolved section. */
 export function toSecurityOptions(
   cfg: GrpcSecurityConfig,

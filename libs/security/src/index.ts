@@ -20,6 +20,7 @@ export {
 } from "./cli-client.js";
 // Configuration: the `grpc` security section every service embeds in its schema.
 export {
+  EMBEDDED_GRPC_SECURITY,
   type GrpcSecurityConfig,
   grpcSecurityFields,
   resolveGrpcSecurity,

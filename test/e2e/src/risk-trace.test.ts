@@ -30,7 +30,10 @@ describe("risk spans", { timeout: 60_000 }, () => {
     collector = await startOtlpCollector();
     const file = join(dir, "risk.yaml");
     writeFileSync(join(dir, "limits.yaml"), "limits:\n  - normal: { maxOrderQty: 100 }\n");
-    writeFileSync(file, "grpc: { plaintext: true, host: 127.0.0.1, port: 0 }\nlimits: { file: limits.yaml }\nlog: { level: warn }\n");
+    writeFileSync(
+      file,
+      "grpc: { plaintext: true, host: 127.0.0.1, port: 0 }\nlimits: { file: limits.yaml }\nlog: { level: warn }\n",
+    );
     risk = await spawnFixmesh("risk", ["risk-service", "--config", file], collector.env("fixmesh-risk"));
   });
 

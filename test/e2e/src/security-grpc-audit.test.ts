@@ -260,7 +260,10 @@ log: { level: info }
   });
 
   it("a start on 0.0.0.0 without TLS is refused naming grpc.tls (exit 2)", T, async () => {
-    const config = files.write("open.yaml", "database: { engine: pglite }\ngrpc: { plaintext: true, host: 0.0.0.0, port: 0 }\n");
+    const config = files.write(
+      "open.yaml",
+      "database: { engine: pglite }\ngrpc: { plaintext: true, host: 0.0.0.0, port: 0 }\n",
+    );
     const p = ServiceProcess.start("persistence-open", ["persistence", "--config", config], {});
     const code = await Promise.race([
       p.exited,

@@ -284,7 +284,10 @@ log: { level: warn }
   });
 
   it("a start on 0.0.0.0 without TLS is refused naming grpc.tls (exit 2)", T, async () => {
-    const config = files.write("open.yaml", "grpc: { plaintext: true, host: 0.0.0.0, port: 0 }\nlog: { level: warn }\n");
+    const config = files.write(
+      "open.yaml",
+      "grpc: { plaintext: true, host: 0.0.0.0, port: 0 }\nlog: { level: warn }\n",
+    );
     const p = ServiceProcess.start("risk-open", ["risk-service", "--config", config], { OTEL_TRACES_EXPORTER: "none" });
     const timer = setTimeout(() => p.proc.kill("SIGKILL"), 20_000);
     const code = await p.exited;

@@ -9,6 +9,7 @@ import type { RunnerLogger } from "@fixmesh/engine";
 import {
   type AuditSink,
   createGrpcSecurity,
+  EMBEDDED_GRPC_SECURITY,
   type GrpcSecurityConfig,
   sessionServiceRules,
   toSecurityOptions,
@@ -69,7 +70,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   const log = opts.logger;
   // Throws before anything listens when the transport or the policy cannot be what the config asks for.
   const security = createGrpcSecurity(
-    toSecurityOptions(opts.security ?? {}, {
+    toSecurityOptions(opts.security ?? EMBEDDED_GRPC_SECURITY, {
       service: "connector",
       host: opts.host,
       ...(opts.audit && { audit: opts.audit }),

@@ -22,6 +22,7 @@ import {
   type AuditSink,
   checkedInHandler,
   createGrpcSecurity,
+  EMBEDDED_GRPC_SECURITY,
   type GrpcSecurity,
   type GrpcSecurityConfig,
   grant,
@@ -134,7 +135,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   const { core, repo, logger: log } = opts;
   // Throws before anything listens when the transport or the policy cannot be what the config asks for.
   const sec = createGrpcSecurity(
-    toSecurityOptions(opts.security ?? {}, {
+    toSecurityOptions(opts.security ?? EMBEDDED_GRPC_SECURITY, {
       service: "order-entry",
       host: opts.host,
       logger: log,

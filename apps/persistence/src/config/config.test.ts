@@ -19,7 +19,12 @@ describe("persistence configuration", () => {
 
   it("names every bad field and the reason", () => {
     assert.throws(
-      () => persistenceConfig({ database: { engine: "pglite", url: "x" }, ingest: { batch: -1 }, grpc: { plaintext: true, port: "a" } }),
+      () =>
+        persistenceConfig({
+          database: { engine: "pglite", url: "x" },
+          ingest: { batch: -1 },
+          grpc: { plaintext: true, port: "a" },
+        }),
       (e: unknown) => {
         assert.ok(e instanceof PersistenceConfigError);
         const fields = e.issues.map((i) => i.field);

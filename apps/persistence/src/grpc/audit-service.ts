@@ -22,6 +22,7 @@ import {
   type AuditSink,
   auditServiceRules,
   createGrpcSecurity,
+  EMBEDDED_GRPC_SECURITY,
   type GrpcSecurityConfig,
   toSecurityOptions,
 } from "@fixmesh/security";
@@ -358,7 +359,7 @@ export async function startAuditServer(opts: AuditServerOptions): Promise<AuditS
   const log = opts.logger;
   // Throws before anything listens when the transport or the policy cannot be what the config asks for.
   const security = createGrpcSecurity(
-    toSecurityOptions(opts.security ?? {}, {
+    toSecurityOptions(opts.security ?? EMBEDDED_GRPC_SECURITY, {
       service: "persistence",
       host: opts.host,
       ...(opts.audit && { audit: opts.audit }),

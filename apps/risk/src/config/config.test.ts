@@ -76,9 +76,12 @@ limits:
 
 describe("service configuration", () => {
   it("refuses a file that does not say how gRPC is served, naming grpc.plaintext", () => {
-    assert.deepEqual(issuesOf(() => parseRiskConfig("", { env: {} })), [
-      "grpc.plaintext: give tls, or plaintext: true to serve gRPC without TLS on 127.0.0.1 (allowed on a loopback address only)",
-    ]);
+    assert.deepEqual(
+      issuesOf(() => parseRiskConfig("", { env: {} })),
+      [
+        "grpc.plaintext: give tls, or plaintext: true to serve gRPC without TLS on 127.0.0.1 (allowed on a loopback address only)",
+      ],
+    );
   });
 
   it("has defaults for an embedded run", () => {
@@ -190,7 +193,10 @@ describe("fixmesh risk-service", () => {
       writeFileSync(join(dir, "bad.yaml"), "grpc: { plaintext: true, port: lots }\n");
       assert.equal(await runRiskService(["--config", join(dir, "bad.yaml")]), 2);
       writeFileSync(join(dir, "limits.yaml"), "limits:\n  - normal: { maxPosition: -1 }\n");
-      writeFileSync(join(dir, "ok.yaml"), "limits: { file: limits.yaml }\nlog: { level: silent }\ngrpc: { plaintext: true, port: 0 }\n");
+      writeFileSync(
+        join(dir, "ok.yaml"),
+        "limits: { file: limits.yaml }\nlog: { level: silent }\ngrpc: { plaintext: true, port: 0 }\n",
+      );
       assert.equal(await runRiskService(["--config", join(dir, "ok.yaml")]), 2);
       assert.equal(await runRiskService([]), 2);
     } finally {

@@ -14,6 +14,7 @@ import {
 import {
   type AuditSink,
   createGrpcSecurity,
+  EMBEDDED_GRPC_SECURITY,
   type GrpcSecurity,
   type GrpcSecurityConfig,
   riskRules,
@@ -114,7 +115,7 @@ export async function startGrpcServer(opts: RiskGrpcOptions): Promise<RiskGrpcHa
   const { risk, logger: log } = opts;
   // Throws before anything listens when the transport or the policy cannot be what the config asks for.
   const security = createGrpcSecurity(
-    toSecurityOptions(opts.security ?? {}, {
+    toSecurityOptions(opts.security ?? EMBEDDED_GRPC_SECURITY, {
       service: "risk",
       host: opts.host,
       ...(opts.audit && { audit: opts.audit }),
