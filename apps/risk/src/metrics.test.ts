@@ -46,7 +46,10 @@ describe("risk metrics", () => {
   };
 
   before(async () => {
-    const config = parseRiskConfig("grpc: { port: 0 }\nmetrics: { port: 0 }\nlog: { level: silent }\n", { env: {} });
+    const config = parseRiskConfig(
+      "grpc: { port: 0, plaintext: true }\nmetrics: { port: 0 }\nlog: { level: silent }\n",
+      { env: {} },
+    );
     risk = await startRisk(config, { buses: { orders: bus, fix: bus, audit: bus }, logger: pino({ level: "silent" }) });
     conn = new grpc.Client(`127.0.0.1:${risk.port}`, grpc.credentials.createInsecure());
     client = createGrpcClient(RiskService, conn);
@@ -58,9 +61,12 @@ describe("risk metrics", () => {
   });
 
   it("is not served unless configured", async () => {
-    const plain = await startRisk(parseRiskConfig("grpc: { port: 0 }\nlog: { level: silent }\n", { env: {} }), {
-      logger: pino({ level: "silent" }),
-    });
+    const plain = await startRisk(
+      parseRiskConfig("grpc: { port: 0, plaintext: true }\nlog: { level: silent }\n", { env: {} }),
+      {
+        logger: pino({ level: "silent" }),
+      },
+    );
     assert.equal(plain.metricsPort, null);
     await plain.close();
   });

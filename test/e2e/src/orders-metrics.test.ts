@@ -49,7 +49,7 @@ describe("order-entry and risk metrics, from the processes", { timeout: 180_000 
       riskFile,
       [
         "risk: { id: risk-metrics }",
-        "grpc: { host: 127.0.0.1, port: 0 }",
+        "grpc: { host: 127.0.0.1, port: 0, plaintext: true }",
         "limits: { file: limits.yaml }",
         `state: { kind: redis, redis: { url: "${REDIS_URL}", prefix: ${n.redisPrefix}-risk } }`,
         `bus: { kind: nats, nats: { url: "${NATS_URL}", ordersStream: ${n.ordersStream}, ordersPrefix: ${n.ordersPrefix}, fixStream: ${n.fixStream}, fixPrefix: ${n.fixPrefix}, auditStream: AUDTEST_${n.fixPrefix}, auditPrefix: a_${n.fixPrefix} } }`,

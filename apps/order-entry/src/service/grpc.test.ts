@@ -306,7 +306,7 @@ describe("grpc.health.v1", () => {
       host: "127.0.0.1",
       port: 0,
       logger: pino({ level: "silent" }),
-      security: { healthPort: 0 },
+      security: { healthPort: 0, plaintext: true },
     });
     const client = orderEntryClient(`127.0.0.1:${server.port}`);
     const health = `127.0.0.1:${server.healthPort}`;

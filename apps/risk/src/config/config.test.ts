@@ -113,10 +113,10 @@ describe("service configuration", () => {
   });
 
   it("gives the instance's durable a 1 h inactive threshold unless told otherwise (0: never), and no less than 1 s", () => {
-    assert.equal(parseRiskConfig("", { env: {} }).bus.durableInactiveMs, 3_600_000);
-    assert.equal(parseRiskConfig("bus: { durableInactiveMs: 0 }\n", { env: {} }).bus.durableInactiveMs, 0);
+    assert.equal(parseSaid("", { env: {} }).bus.durableInactiveMs, 3_600_000);
+    assert.equal(parseSaid("bus: { durableInactiveMs: 0 }\n", { env: {} }).bus.durableInactiveMs, 0);
     assert.deepEqual(
-      issuesOf(() => parseRiskConfig("bus: { durableInactiveMs: 500 }\n", { env: {} })),
+      issuesOf(() => parseSaid("bus: { durableInactiveMs: 500 }\n", { env: {} })),
       ["bus.durableInactiveMs: must be 0 (never) or at least 1000"],
     );
   });
