@@ -210,7 +210,7 @@ describe("persistence under failure (PostgreSQL, JetStream)", { timeout: 110_000
       );
       assert.deepEqual([Number(r.rows[0].keys), Number(r.rows[0].hi)], [6000, 6000]);
       assert.equal(p.metrics.stats("fix").paused, false);
-      assert.match(p.metrics.render(), /fixmesh_persistence_failed_batches_total\{stream="fix"\} [1-9]/);
+      assert.match(await p.metrics.render(), /fixmesh_persistence_failed_batches_total\{stream="fix"\} [1-9]/);
     } finally {
       await p.close();
       await cut();

@@ -3,9 +3,9 @@
  * partitions and retention, AuditService over gRPC, Prometheus metrics. `startPersistence` runs it in this
  * process and returns a handle; with an InProcessBus and PGlite it is the embedded mode of `fixmesh start`.
  */
-import { createServer, type Server as HttpServer } from "node:http";
 import { type DurableBus, type EventBus, JetStreamBus } from "@fixmesh/bus";
 import { type AuditEvent, describeLinkError, LinkFailure, natsConnectOptions, pgClientConfig } from "@fixmesh/security";
+import { serveMetrics } from "@fixmesh/telemetry";
 import { credsAuthenticator, nkeyAuthenticator } from "@nats-io/transport-node";
 import { type Logger, pino } from "pino";
 import { AuditStore } from "./audit/store.js";
@@ -249,28 +249,22 @@ export async function startPersistence(
       const g = grpc;
       closers.push(() => g.close());
     }
-    let metricsServer: HttpServer | undefined;
     let metricsPort: number | undefined;
     if (config.metrics.port !== undefined) {
-      const server = createServer((req, res) => {
-        if (req.url === "/metrics") {
-          void ingest.sampleLag().finally(() => {
-            res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-            res.end(metrics.render());
-          });
-        } else {
-          res.writeHead(404).end();
-        }
+      // The consumer lag is read from JetStream at each scrape (the last value stays while it cannot be read).
+      const endpoint = await serveMetrics({
+        host: config.metrics.host,
+        port: config.metrics.port,
+        registry: {
+          render: async () => {
+            await ingest.sampleLag();
+            return metrics.render();
+          },
+        },
+        logger: log,
       });
-      metricsPort = await new Promise<number>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(config.metrics.port, config.metrics.host, () => {
-          const a = server.address();
-          resolve(typeof a === "object" && a !== null ? a.port : 0);
-        });
-      });
-      metricsServer = server;
-      closers.push(() => new Promise<void>((r) => metricsServer?.close(() => r())));
+      metricsPort = endpoint.port;
+      closers.push(() => endpoint.close());
     }
     log.info({ engine: db.engine, grpcPort: grpc?.port, metricsPort }, "persistence started");
     let closing: Promise<void> | null = null;

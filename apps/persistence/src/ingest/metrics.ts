@@ -1,34 +1,13 @@
 /**
  * Ingest metrics, kept in the process and exposed in the Prometheus text format (`/metrics` on the metrics
- * port): ingest rate (events and rows stored), batch size, commit latency, consumer lag, dead letters,
- * failed attempts (database down or slow) and whether the ingest is paused.
+ * port, through @fixmesh/telemetry's registry): ingest rate (events and rows stored), batch size, commit latency,
+ * consumer lag, dead letters, failed attempts (database down or slow) and whether the ingest is paused.
  */
+import { type Histogram, type Labels, MetricsRegistry } from "@fixmesh/telemetry";
 import type { StreamKind } from "./decode.js";
 
 const BATCH_BUCKETS = [1, 10, 50, 100, 250, 500, 1000, 2000, 5000];
 const COMMIT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-class Histogram {
-  readonly counts: number[];
-  sum = 0;
-  count = 0;
-  constructor(readonly buckets: readonly number[]) {
-    this.counts = buckets.map(() => 0);
-  }
-  observe(v: number): void {
-    this.sum += v;
-    this.count++;
-    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]) this.counts[i]++;
-  }
-  render(name: string, labels: string): string[] {
-    const l = labels === "" ? "" : `${labels},`;
-    const lines = this.buckets.map((b, i) => `${name}_bucket{${l}le="${b}"} ${this.counts[i]}`);
-    lines.push(`${name}_bucket{${l}le="+Inf"} ${this.count}`);
-    lines.push(`${name}_sum${labels === "" ? "" : `{${labels}}`} ${this.sum}`);
-    lines.push(`${name}_count${labels === "" ? "" : `{${labels}}`} ${this.count}`);
-    return lines;
-  }
-}
 
 export interface StreamStats {
   /** Events handled (stored, already stored, or dead-lettered). */
@@ -47,17 +26,69 @@ export interface StreamStats {
 
 export class IngestMetrics {
   readonly streams = new Map<StreamKind, StreamStats>();
-  private readonly batchSize = new Map<StreamKind, Histogram>();
-  private readonly commit = new Map<StreamKind, Histogram>();
+  readonly registry = new MetricsRegistry({ scope: "@fixmesh/persistence" });
+  private readonly batchSize: Histogram;
+  private readonly commit: Histogram;
+  private readonly labels = new Map<StreamKind, Labels>();
   private readonly startedAt = Date.now();
+
+  constructor() {
+    const r = this.registry;
+    const per = (value: (s: StreamStats) => number) => () =>
+      [...this.streams].map(([k, s]) => [this.labelsOf(k), value(s)] as const);
+    r.observedCounter(
+      "fixmesh_persistence_events_total",
+      "Events handled (stored or dead-lettered).",
+      per((s) => s.events),
+    );
+    r.observedCounter(
+      "fixmesh_persistence_message_rows_total",
+      "New FIX message rows written.",
+      per((s) => s.rows),
+    );
+    r.observedCounter(
+      "fixmesh_persistence_dead_letters_total",
+      "Events that could not be stored.",
+      per((s) => s.deadLetters),
+    );
+    r.observedCounter(
+      "fixmesh_persistence_failed_batches_total",
+      "Batch attempts that failed and were retried.",
+      per((s) => s.failures),
+    );
+    r.gauge(
+      "fixmesh_persistence_consumer_lag",
+      "Events in the stream not yet acknowledged.",
+      per((s) => s.lag),
+    );
+    r.gauge(
+      "fixmesh_persistence_paused",
+      "1 while the database refuses writes.",
+      per((s) => (s.paused ? 1 : 0)),
+    );
+    this.batchSize = r.histogram("fixmesh_persistence_batch_size", "Events per committed batch.", BATCH_BUCKETS);
+    this.commit = r.histogram(
+      "fixmesh_persistence_commit_seconds",
+      "Time to write and commit one batch.",
+      COMMIT_BUCKETS,
+    );
+    r.gauge("fixmesh_persistence_uptime_seconds", "Seconds since start.", () => (Date.now() - this.startedAt) / 1000);
+  }
+
+  private labelsOf(kind: StreamKind): Labels {
+    let l = this.labels.get(kind);
+    if (!l) {
+      l = { stream: kind };
+      this.labels.set(kind, l);
+    }
+    return l;
+  }
 
   stats(kind: StreamKind): StreamStats {
     let s = this.streams.get(kind);
     if (!s) {
       s = { events: 0, rows: 0, batches: 0, deadLetters: 0, failures: 0, lag: 0, paused: false };
       this.streams.set(kind, s);
-      this.batchSize.set(kind, new Histogram(BATCH_BUCKETS));
-      this.commit.set(kind, new Histogram(COMMIT_BUCKETS));
     }
     return s;
   }
@@ -69,8 +100,8 @@ export class IngestMetrics {
     s.batches++;
     s.deadLetters += dead;
     s.paused = false;
-    this.batchSize.get(kind)?.observe(events);
-    this.commit.get(kind)?.observe(seconds);
+    this.batchSize.observe(events, this.labelsOf(kind));
+    this.commit.observe(seconds, this.labelsOf(kind));
   }
 
   failed(kind: StreamKind, err: unknown): void {
@@ -80,31 +111,8 @@ export class IngestMetrics {
     s.lastError = err instanceof Error ? err.message : String(err);
   }
 
-  render(): string {
-    const out: string[] = [];
-    const family = (name: string, type: string, help: string) =>
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    const each = (f: (k: StreamKind, s: StreamStats) => string) => {
-      for (const [k, s] of this.streams) out.push(f(k, s));
-    };
-    family("fixmesh_persistence_events_total", "counter", "Events handled (stored or dead-lettered).");
-    each((k, s) => `fixmesh_persistence_events_total{stream="${k}"} ${s.events}`);
-    family("fixmesh_persistence_message_rows_total", "counter", "New FIX message rows written.");
-    each((k, s) => `fixmesh_persistence_message_rows_total{stream="${k}"} ${s.rows}`);
-    family("fixmesh_persistence_dead_letters_total", "counter", "Events that could not be stored.");
-    each((k, s) => `fixmesh_persistence_dead_letters_total{stream="${k}"} ${s.deadLetters}`);
-    family("fixmesh_persistence_failed_batches_total", "counter", "Batch attempts that failed and were retried.");
-    each((k, s) => `fixmesh_persistence_failed_batches_total{stream="${k}"} ${s.failures}`);
-    family("fixmesh_persistence_consumer_lag", "gauge", "Events in the stream not yet acknowledged.");
-    each((k, s) => `fixmesh_persistence_consumer_lag{stream="${k}"} ${s.lag}`);
-    family("fixmesh_persistence_paused", "gauge", "1 while the database refuses writes.");
-    each((k, s) => `fixmesh_persistence_paused{stream="${k}"} ${s.paused ? 1 : 0}`);
-    family("fixmesh_persistence_batch_size", "histogram", "Events per committed batch.");
-    for (const [k, h] of this.batchSize) out.push(...h.render("fixmesh_persistence_batch_size", `stream="${k}"`));
-    family("fixmesh_persistence_commit_seconds", "histogram", "Time to write and commit one batch.");
-    for (const [k, h] of this.commit) out.push(...h.render("fixmesh_persistence_commit_seconds", `stream="${k}"`));
-    family("fixmesh_persistence_uptime_seconds", "gauge", "Seconds since start.");
-    out.push(`fixmesh_persistence_uptime_seconds ${(Date.now() - this.startedAt) / 1000}`);
-    return `${out.join("\n")}\n`;
+  /** The Prometheus text exposition of everything above. */
+  render(): Promise<string> {
+    return this.registry.render();
   }
 }
