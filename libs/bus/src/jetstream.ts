@@ -62,6 +62,10 @@ export class JetStreamBus implements EventBus {
       timeout: opts.connectTimeoutMs ?? 5000,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+      // nats.js otherwise builds Errors (with their stack traces) for every request, in case it fails: every
+      // acknowledged publish and every pull of a durable is one. That was ~5 % of order-entry's CPU per order and
+      // ~13 % of persistence's during ingest. What is lost: the caller's frames in a failed request's stack.
+      noAsyncTraces: true,
       ...(opts.user !== undefined && { user: opts.user }),
       ...(opts.pass !== undefined && { pass: opts.pass }),
       ...opts.connectOptions,
