@@ -18,14 +18,13 @@ import {
   type ClientTls,
   clientTls,
   describeLinkError,
-  type NatsLink,
+  linkSecrets,
   natsConnectOptions,
-  type RedisLink,
+  probeRedis,
   redisClientOptions,
 } from "@fixmesh/security";
 import { serveMetrics, traceLogMixin } from "@fixmesh/telemetry";
 import { credsAuthenticator, nkeyAuthenticator } from "@nats-io/transport-node";
-import { Redis } from "ioredis";
 import pino, { type Logger } from "pino";
 import { ConnectorClient } from "./clients/connector.js";
 import { MessageFeed } from "./clients/message-feed.js";
@@ -79,43 +78,6 @@ function dialTls(t: ClientTlsConfig | undefined, field: string): ClientTls | und
   });
 }
 
-/** The secrets of a link, so that an error message quoting the server's answer never carries one. */
-function secretsOf(l: RedisLink | NatsLink): Array<{ reveal(): string }> {
-  const x = l as { password?: { reveal(): string }; token?: { reveal(): string } };
-  return [x.password, x.token].filter((v): v is { reveal(): string } => v !== undefined);
-}
-
-/**
- * One connection to the store's Redis before the store opens: an authentication or TLS failure is reported as
- * what it is (ioredis only rejects `connect()` with "Connection is closed" and reports the cause as an event),
- * and a bad link leaves no client retrying behind.
- */
-async function probeRedis(link: RedisLink): Promise<void> {
-  const probe = new Redis(link.url, {
-    ...redisClientOptions(link),
-    lazyConnect: true,
-    connectTimeout: 5000,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  let first: unknown;
-  probe.on("error", (e: unknown) => {
-    first ??= e;
-  });
-  try {
-    await probe.connect();
-    await probe.ping();
-  } catch (err) {
-    throw describeLinkError("redis", first ?? err, {
-      server: link.url,
-      ...(link.username !== undefined && { user: link.username }),
-      secrets: secretsOf(link),
-    });
-  } finally {
-    probe.disconnect();
-  }
-}
-
 export async function startOrderEntry(config: OrderEntryConfig, opts: StartOptions = {}): Promise<OrderEntryHandle> {
   const log =
     opts.logger ??
@@ -146,7 +108,7 @@ export async function startOrderEntry(config: OrderEntryConfig, opts: StartOptio
             throw describeLinkError("redis", err, {
               server: redisUrl,
               ...(redisLink?.username !== undefined && { user: redisLink.username }),
-              secrets: redisLink ? secretsOf(redisLink) : [],
+              secrets: redisLink ? linkSecrets(redisLink) : [],
             });
           })
         : new MemoryOrderStore());
@@ -199,7 +161,7 @@ export async function startOrderEntry(config: OrderEntryConfig, opts: StartOptio
         throw describeLinkError("nats", err, {
           server: natsLink?.url ?? String(o.servers),
           ...(natsLink?.user !== undefined && { user: natsLink.user }),
-          secrets: natsLink ? secretsOf(natsLink) : [],
+          secrets: natsLink ? linkSecrets(natsLink) : [],
         });
       });
 

@@ -4,16 +4,9 @@
  * events (health) — served over gRPC, every limit and kill-switch change audited as an event.
  */
 import { type DurableBus, type EventBus, InProcessBus, JetStreamBus, type Subscription } from "@fixmesh/bus";
-import {
-  describeLinkError,
-  type NatsLink,
-  natsConnectOptions,
-  type RedisLink,
-  redisClientOptions,
-} from "@fixmesh/security";
+import { natsConnectOptions, probeRedis, redisClientOptions } from "@fixmesh/security";
 import { serveMetrics, traceLogMixin } from "@fixmesh/telemetry";
 import { credsAuthenticator, nkeyAuthenticator } from "@nats-io/transport-node";
-import { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
 import type { RiskConfig } from "./config/config.js";
 import type { RiskConfigError } from "./config/errors.js";
@@ -87,42 +80,6 @@ function isNotFound(err: unknown): boolean {
 }
 
 /** Starts the risk service; resolves once its positions are rebuilt from the order stream and it serves. */
-/** The secrets of a link, so that an error message quoting the server's answer never carries one. */
-function secretsOf(l: RedisLink | NatsLink): Array<{ reveal(): string }> {
-  const x = l as { password?: { reveal(): string }; token?: { reveal(): string } };
-  return [x.password, x.token].filter((v): v is { reveal(): string } => v !== undefined);
-}
-
-/**
- * One connection to the state's Redis before the stores open: an authentication or TLS failure is reported as
- * what it is (ioredis only rejects `connect()` with "Connection is closed" and reports the cause as an event).
- */
-async function probeRedis(link: RedisLink): Promise<void> {
-  const probe = new Redis(link.url, {
-    ...redisClientOptions(link),
-    lazyConnect: true,
-    connectTimeout: 5000,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  let first: unknown;
-  probe.on("error", (e: unknown) => {
-    first ??= e;
-  });
-  try {
-    await probe.connect();
-    await probe.ping();
-  } catch (err) {
-    throw describeLinkError("redis", first ?? err, {
-      server: link.url,
-      ...(link.username !== undefined && { user: link.username }),
-      secrets: secretsOf(link),
-    });
-  } finally {
-    probe.disconnect();
-  }
-}
-
 export async function startRisk(config: RiskConfig, deps: RiskDeps = {}): Promise<RiskHandle> {
   const log = deps.logger ?? riskLogger(config);
   const now = deps.now ?? Date.now;

@@ -4,7 +4,13 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { InfraConfigError, resolveGrpcSecurity, resolveNatsLink, resolveRedisLink } from "@fixmesh/security";
+import {
+  InfraConfigError,
+  natsLinkOf,
+  resolveGrpcSecurity,
+  resolveNatsLink,
+  resolveRedisLink,
+} from "@fixmesh/security";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { type ClientTlsConfig, type OrderEntryConfig, orderEntrySchema } from "./schema.js";
@@ -120,20 +126,8 @@ export function parseOrderEntryConfig(
   }
   if (r.data.nats) {
     const n = r.data.nats;
-    const natsLink = {
-      url: n.url,
-      ...(n.user !== undefined && { user: n.user }),
-      ...(n.passwordFile !== undefined && { passwordFile: n.passwordFile }),
-      ...(n.passwordEnv !== undefined && { passwordEnv: n.passwordEnv }),
-      ...(n.tokenFile !== undefined && { tokenFile: n.tokenFile }),
-      ...(n.tokenEnv !== undefined && { tokenEnv: n.tokenEnv }),
-      ...(n.nkeySeedFile !== undefined && { nkeySeedFile: n.nkeySeedFile }),
-      ...(n.nkeySeedEnv !== undefined && { nkeySeedEnv: n.nkeySeedEnv }),
-      ...(n.credsFile !== undefined && { credsFile: n.credsFile }),
-      ...(n.tls !== undefined && { tls: n.tls }),
-    };
     link(() => {
-      links.nats = resolveNatsLink(natsLink, "nats", ctx);
+      links.nats = resolveNatsLink(natsLinkOf(n), "nats", ctx);
     });
   }
   if (issues.length > 0) throw new OrderEntryConfigError(source, issues);

@@ -22,6 +22,7 @@ import {
   InfraConfigError,
   linkTlsSchema,
   type NatsLink,
+  natsLinkOf,
   type RedisLink,
   resolveGrpcSecurity,
   resolveNatsLink,
@@ -281,20 +282,8 @@ export function parseRiskConfig(
     }
     const n = r.data.bus.nats;
     if (r.data.bus.kind === "nats" && n.url !== undefined) {
-      const input = {
-        url: n.url,
-        ...(n.user !== undefined && { user: n.user }),
-        ...(n.passwordFile !== undefined && { passwordFile: n.passwordFile }),
-        ...(n.passwordEnv !== undefined && { passwordEnv: n.passwordEnv }),
-        ...(n.tokenFile !== undefined && { tokenFile: n.tokenFile }),
-        ...(n.tokenEnv !== undefined && { tokenEnv: n.tokenEnv }),
-        ...(n.nkeySeedFile !== undefined && { nkeySeedFile: n.nkeySeedFile }),
-        ...(n.nkeySeedEnv !== undefined && { nkeySeedEnv: n.nkeySeedEnv }),
-        ...(n.credsFile !== undefined && { credsFile: n.credsFile }),
-        ...(n.tls !== undefined && { tls: n.tls }),
-      };
       link(() => {
-        links.nats = resolveNatsLink(input, "bus.nats", ctx);
+        links.nats = resolveNatsLink(natsLinkOf(n), "bus.nats", ctx);
       });
     }
   }

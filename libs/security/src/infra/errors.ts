@@ -1,3 +1,5 @@
+import type { SecretLike } from "./secret.js";
+
 /** Which infrastructure link failed. */
 export type LinkKind = "redis" | "nats" | "postgres";
 
@@ -38,6 +40,11 @@ const TLS_CODES: Record<string, string> = {
   ERR_SSL_WRONG_VERSION_NUMBER: "the server does not speak TLS on this port",
   EPROTO: "the TLS handshake failed",
 };
+
+/** The secrets of a link (password, token), for `describeLinkError` to mask out of what the server answered. */
+export function linkSecrets(link: { password?: SecretLike; token?: SecretLike }): SecretLike[] {
+  return [link.password, link.token].filter((v): v is SecretLike => v !== undefined);
+}
 
 /**
  * Classifies an error from ioredis, nats.js or node-postgres. `secrets` are masked out of any text kept from the

@@ -2,7 +2,7 @@
  * Infrastructure links and FIX credentials: Redis, NATS and PostgreSQL with authentication and verified TLS,
  * secrets only from files or the environment; scrypt password hashes for acceptor Logons; TLS public-key pins.
  */
-export { describeLinkError, LinkError, LinkFailure, type LinkKind } from "./errors.js";
+export { describeLinkError, LinkError, LinkFailure, type LinkKind, linkSecrets } from "./errors.js";
 export {
   type NatsAuthenticators,
   type NatsAuthOptions,
@@ -10,6 +10,7 @@ export {
   type NatsLinkInput,
   type NatsTlsOptions,
   natsConnectOptions,
+  natsLinkOf,
   natsLinkSchema,
   resolveNatsLink,
 } from "./nats.js";
@@ -32,6 +33,7 @@ export {
   resolvePostgresLink,
 } from "./postgres.js";
 export {
+  probeRedis,
   type RedisClientAuthOptions,
   type RedisLink,
   type RedisLinkInput,

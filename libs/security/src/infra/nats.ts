@@ -24,6 +24,18 @@ export const natsLinkSchema = z.strictObject({
 });
 export type NatsLinkInput = z.input<typeof natsLinkSchema>;
 
+const NATS_LINK_KEYS = Object.keys(natsLinkSchema.shape) as ReadonlyArray<keyof NatsLinkInput>;
+
+/**
+ * The link keys (url, credentials, tls) of a config section that also holds a service's own NATS settings
+ * (streams, subject prefixes), without the unset ones: what `resolveNatsLink` takes.
+ */
+export function natsLinkOf(section: Readonly<Record<string, unknown>>): NatsLinkInput {
+  const out: Record<string, unknown> = {};
+  for (const k of NATS_LINK_KEYS) if (section[k] !== undefined) out[k] = section[k];
+  return out as NatsLinkInput;
+}
+
 export interface NatsLink {
   /** Comma-separated server URLs. */
   url?: string;

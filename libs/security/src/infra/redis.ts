@@ -1,5 +1,7 @@
 import type { ConnectionOptions } from "node:tls";
+import { Redis } from "ioredis";
 import { z } from "zod";
+import { describeLinkError, linkSecrets } from "./errors.js";
 import { InfraConfigError, readSecret, type SecretContext, type SecretLike } from "./secret.js";
 import { type LinkTls, linkTlsSchema, resolveLinkTls, tlsConnectOptions } from "./tls.js";
 
@@ -89,4 +91,35 @@ export function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, fie
   const issue = r.error.issues[0];
   const at = issue.path.length === 0 ? field : `${field}.${issue.path.map(String).join(".")}`;
   throw new InfraConfigError(at, issue.message);
+}
+
+/**
+ * One connection to a link's Redis before a service opens its stores on it: an authentication or TLS failure is
+ * reported as what it is (ioredis only rejects `connect()` with "Connection is closed" and reports the cause as an
+ * event), and a bad link leaves no client retrying behind.
+ */
+export async function probeRedis(link: RedisLink): Promise<void> {
+  const probe = new Redis(link.url, {
+    ...redisClientOptions(link),
+    lazyConnect: true,
+    connectTimeout: 5000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  let first: unknown;
+  probe.on("error", (e: unknown) => {
+    first ??= e;
+  });
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (err) {
+    throw describeLinkError("redis", first ?? err, {
+      server: link.url,
+      ...(link.username !== undefined && { user: link.username }),
+      secrets: linkSecrets(link),
+    });
+  } finally {
+    probe.disconnect();
+  }
 }
