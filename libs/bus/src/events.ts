@@ -31,6 +31,30 @@ export function stateSubject(session: string): string {
   return `fix.${sessionToken(session)}.state`;
 }
 
+/** A session's health change, as its `fix.<session>.state` event carries it (notice kind `health`). */
+export interface HealthNotice {
+  session: string;
+  /** The session core's health name: LIVE, DEGRADED, SAFE, DISCONNECTED, ... */
+  to: string;
+  reason: string;
+}
+
+const stateDecoder = new TextDecoder();
+
+/**
+ * Reads a session state event's payload: its health change, or undefined for any other notice (logon, gap,
+ * reject, ...). Throws on a payload that is not JSON.
+ */
+export function healthNoticeOf(payload: Uint8Array): HealthNotice | undefined {
+  const ev = JSON.parse(stateDecoder.decode(payload)) as {
+    session?: unknown;
+    notice?: { kind?: unknown; to?: unknown; reason?: unknown };
+  } | null;
+  const n = ev?.notice;
+  if (n?.kind !== "health" || typeof ev?.session !== "string" || typeof n.to !== "string") return undefined;
+  return { session: ev.session, to: n.to, reason: typeof n.reason === "string" ? n.reason : "" };
+}
+
 export function messageEventId(session: string, cycle: string, dir: Direction, seq: number): string {
   return `${session}:${cycle}:${dir}:${seq}`;
 }

@@ -14,6 +14,8 @@ export {
 export {
   type BusEvent,
   type Direction,
+  type HealthNotice,
+  healthNoticeOf,
   messageEventId,
   messageSubject,
   sessionToken,

@@ -3,7 +3,7 @@
  * the session's leader through its outbox), the way risk follows them: order-entry sees a session go SAFE or
  * DISCONNECTED within the event's latency instead of at its next GetSession poll.
  */
-import type { EventBus, Subscription } from "@fixmesh/bus";
+import { type EventBus, healthNoticeOf, type Subscription } from "@fixmesh/bus";
 import { SessionHealth } from "@fixmesh/contracts";
 
 /** Where the health of a session goes (`ConnectorClient.noteHealth`). */
@@ -15,25 +15,16 @@ export interface HealthFeedLogger {
   warn(obj: object, msg: string): void;
 }
 
-/** The parts of the connector's SessionStateEvent read here (@fixmesh/engine `SessionStateEvent`). */
-interface StateEventBody {
-  session?: unknown;
-  notice?: { kind?: unknown; to?: unknown; reason?: unknown };
-}
-
-const decoder = new TextDecoder();
-
 /** A health notice's target state, or undefined for any other event (logon, gap, reject, ...). */
 export function healthOfEvent(
   payload: Uint8Array,
 ): { session: string; health: SessionHealth; reason: string } | undefined {
-  const ev = JSON.parse(decoder.decode(payload)) as StateEventBody;
-  const n = ev?.notice;
-  if (n?.kind !== "health" || typeof ev.session !== "string" || typeof n.to !== "string") return undefined;
+  const n = healthNoticeOf(payload);
+  if (n === undefined) return undefined;
   // The session core's health names are the contract's enum names (LIVE, DEGRADED, SAFE, DISCONNECTED, ...).
   const health = SessionHealth[n.to as keyof typeof SessionHealth];
   if (typeof health !== "number") return undefined;
-  return { session: ev.session, health, reason: typeof n.reason === "string" ? n.reason : "" };
+  return { session: n.session, health, reason: n.reason };
 }
 
 /**

@@ -2,7 +2,16 @@
  * The events risk follows: order-entry's order events (positions and open exposure) through a durable
  * consumer, and the sessions' state events (health) through a subscription from the start of the stream.
  */
-import type { Delivered, DurableBus, DurableConsumer, EventBus, OrderEvent, Subscription } from "@fixmesh/bus";
+import {
+  type Delivered,
+  type DurableBus,
+  type DurableConsumer,
+  type EventBus,
+  type HealthNotice,
+  healthNoticeOf,
+  type OrderEvent,
+  type Subscription,
+} from "@fixmesh/bus";
 import type { RiskEngine } from "../engine/engine.js";
 
 export interface FeedLogger {
@@ -103,11 +112,6 @@ export class OrderFeed {
   }
 }
 
-interface HealthNotice {
-  session?: string;
-  notice?: { kind?: string; to?: string };
-}
-
 /** Follows `<prefix>.*.state` from the start of the stream: the last health notice of each session wins. */
 export async function followSessionHealth(
   bus: EventBus,
@@ -119,18 +123,18 @@ export async function followSessionHealth(
   return bus.subscribe(
     filter,
     (d) => {
-      let ev: HealthNotice;
+      let h: HealthNotice | undefined;
       try {
-        ev = JSON.parse(decoder.decode(d.payload)) as HealthNotice;
+        h = healthNoticeOf(d.payload);
       } catch (err) {
         log?.warn({ err, subject: d.subject }, "unreadable session state event skipped");
         return;
       }
       stats.stateEvents++;
-      if (ev.notice?.kind !== "health" || typeof ev.session !== "string" || typeof ev.notice.to !== "string") return;
-      const before = engine.sessionHealth(ev.session);
-      engine.setSessionHealth(ev.session, ev.notice.to);
-      if (before !== ev.notice.to) log?.info({ session: ev.session, from: before, to: ev.notice.to }, "session health");
+      if (h === undefined) return;
+      const before = engine.sessionHealth(h.session);
+      engine.setSessionHealth(h.session, h.to);
+      if (before !== h.to) log?.info({ session: h.session, from: before, to: h.to }, "session health");
     },
     { fromSeq: 1 },
   );
