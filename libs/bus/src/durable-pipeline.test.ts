@@ -119,6 +119,31 @@ describe("durable consumer with pipeline (JetStream)", { timeout: 60_000 }, () =
     }
   });
 
+  for (const pipeline of [1, 2]) {
+    it(`pipeline ${pipeline}: a handler slower than ackWait gets no event twice (the batches held and fetched ahead are kept)`, async () => {
+      const { bus, prefix } = await loaded(30);
+      const d = await bus.durable({ name: "slow", filter: `${prefix}.>`, batch: 10, pipeline, ackWaitMs: 300 });
+      try {
+        const seen: number[] = [];
+        d.start(async (b) => {
+          seen.push(...numbers(b));
+          // Three ack waits per batch: only the keep-alive (working) stops the server redelivering.
+          await new Promise((r) => setTimeout(r, 900));
+        });
+        await until(() => seen.length >= 30, "every event handed over", 30_000);
+        await new Promise((r) => setTimeout(r, 1000));
+        assert.deepEqual(
+          seen,
+          Array.from({ length: 30 }, (_, i) => i + 1),
+        );
+      } finally {
+        await d.stop();
+        await bus.deleteStream().catch(() => undefined);
+        await bus.close();
+      }
+    });
+  }
+
   it("refuses a pipeline outside 1..3, naming the field", async () => {
     const { bus, prefix } = await loaded(1);
     try {

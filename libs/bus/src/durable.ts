@@ -239,7 +239,7 @@ export class JetStreamDurableConsumer implements DurableConsumer {
   start(handler: (batch: readonly Delivered[]) => Promise<void>): void {
     if (this.running) throw new Error(`durable ${this.opts.name} already started`);
     this.running = true;
-    this.loop = this.opts.pipeline > 1 ? this.runPipelined(handler, this.opts.pipeline) : this.run(handler);
+    this.loop = this.run(handler, this.opts.pipeline);
   }
 
   /** What the server reported pending after the last event fetched: a backlog of a full batch or more. */
@@ -289,61 +289,6 @@ export class JetStreamDurableConsumer implements DurableConsumer {
     return null;
   }
 
-  private async run(handler: (batch: readonly Delivered[]) => Promise<void>): Promise<void> {
-    let next: Promise<JsMsg[] | null> = this.pullWithRetry();
-    let unacked: JsMsg[] = [];
-    while (!this.stopped) {
-      const msgs = await next;
-      if (msgs === null) break;
-      if (msgs.length === 0) {
-        next = this.pullWithRetry();
-        continue;
-      }
-      // Fetch one batch ahead while the handler works on this one.
-      const ahead = this.pullWithRetry();
-      next = ahead;
-      const batch = msgs.map(toDelivered);
-      let attempt = 0;
-      const heldAhead: JsMsg[] = [];
-      void ahead.then((a) => {
-        if (a) heldAhead.push(...a);
-      });
-      // A slow handler, or one retrying while the database is down, keeps this batch and the one fetched ahead
-      // from being redelivered to another member meanwhile.
-      const keepAlive = setInterval(
-        () => {
-          for (const m of msgs) m.working();
-          for (const m of heldAhead) m.working();
-        },
-        Math.max(50, Math.floor(this.opts.ackWaitMs / 3)),
-      );
-      keepAlive.unref();
-      for (;;) {
-        try {
-          await handler(batch);
-          // Acks go out with the connection's next write (flushed on stop); a lost ack means a redelivery,
-          // which the handler must tolerate anyway.
-          for (const m of msgs) m.ack();
-          break;
-        } catch {
-          if (!this.stopped) await this.sleeper.sleep(retryDelay(attempt++));
-          if (this.stopped) {
-            unacked = msgs;
-            break;
-          }
-        }
-      }
-      clearInterval(keepAlive);
-    }
-    // Whatever was fetched and not handled goes back to the stream now rather than after ackWait — only once
-    // the pull ahead has ended, or the server would hand the first event straight back to that pull, and the
-    // next consumer would see it after the rest.
-    const left = await next.catch(() => null);
-    for (const m of unacked) m.nak();
-    if (left) for (const m of left) m.nak();
-    await this.flush().catch(() => undefined);
-  }
-
   /** Hands `msgs` to the handler until it resolves (true), retrying after a back-off; false once stopped. */
   private async handleUntilDone(
     handler: (batch: readonly Delivered[]) => Promise<void>,
@@ -363,18 +308,19 @@ export class JetStreamDurableConsumer implements DurableConsumer {
   }
 
   /**
-   * `run` with up to `depth` batches in the handler at once (see `pipeline`). Each batch is acknowledged once it
-   * and every batch before it are handled; after a batch that was not (the consumer stopped while it was failing),
-   * the later ones are given back too, so the next reader sees them again in order.
+   * Hands batches to the handler, up to `depth` at once (see `pipeline`), fetching one batch ahead. Each batch is
+   * acknowledged once it and every batch before it are handled; after a batch that was not (the consumer stopped
+   * while it was failing), the later ones are given back too, so the next reader sees them again in order.
    */
-  private async runPipelined(handler: (batch: readonly Delivered[]) => Promise<void>, depth: number): Promise<void> {
+  private async run(handler: (batch: readonly Delivered[]) => Promise<void>, depth: number): Promise<void> {
     let next: Promise<JsMsg[] | null> = this.pullWithRetry();
     const held = new Set<readonly JsMsg[]>();
     const inflight: Array<Promise<void>> = [];
     const unacked: JsMsg[] = [];
     let tail: Promise<void> = Promise.resolve();
     let broken = false;
-    // Batches in the handler, waiting for an earlier one, or fetched ahead are kept from being redelivered.
+    // Batches in the handler, waiting for an earlier one, or fetched ahead are kept from being redelivered: a slow
+    // handler, or one retrying while the database is down, would otherwise see them again (or another member would).
     const keepAlive = setInterval(
       () => {
         for (const msgs of held) for (const m of msgs) m.working();
@@ -391,6 +337,10 @@ export class JetStreamDurableConsumer implements DurableConsumer {
         const msgs = await next;
         if (msgs === null) break;
         next = this.pullWithRetry();
+        // Held from the moment it arrives (this reaction runs before the loop's own await of it).
+        void next.then((ahead) => {
+          if (ahead !== null && ahead.length > 0) held.add(ahead);
+        });
         if (msgs.length === 0) continue;
         held.add(msgs);
         const handled = this.handleUntilDone(handler, msgs);
@@ -411,7 +361,9 @@ export class JetStreamDurableConsumer implements DurableConsumer {
     } finally {
       clearInterval(keepAlive);
     }
-    // As in `run`: give back what was not handled, once the pull ahead has ended.
+    // Whatever was fetched and not handled goes back to the stream now rather than after ackWait — only once
+    // the pull ahead has ended, or the server would hand the first event straight back to that pull, and the
+    // next consumer would see it after the rest.
     const left = await next.catch(() => null);
     for (const m of unacked) m.nak();
     if (left) for (const m of left) m.nak();
