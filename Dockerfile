@@ -57,5 +57,6 @@ COPY --from=prod-deps /prod/ ./
 COPY --from=build /out/ ./
 # The node image's unprivileged user, by number so that Kubernetes can check runAsNonRoot.
 USER 1000:1000
-ENTRYPOINT ["node", "apps/cli/dist/main.js"]
+# --max-semi-space-size=32: the young generation the `fixmesh` launcher gives the services (docs/operations.md).
+ENTRYPOINT ["node", "--max-semi-space-size=32", "apps/cli/dist/main.js"]
 CMD ["help"]

@@ -5,7 +5,7 @@
  * each message with its own INSERT and commit (what a per-message JDBC log does). Then a transcript of 10,000
  * messages through AuditService (readable view included).
  *
- * Usage: node bench/dist/persistence.js [--json] [--messages=100000] [--baseline-seconds=15] [--batch=500] [--rounds=3]
+ * Usage: node bench/dist/persistence.js [--json] [--messages=100000] [--baseline-seconds=15] [--batch=1000] (the service's default) [--rounds=3]
  *   [--parallel=1] [--pipeline=2]
  * The two are measured in alternating slices (the machine's load changes by the second), each rate the total
  * over its slices.
@@ -34,7 +34,7 @@ const opt = (name: string, dflt: number) => {
 };
 const MESSAGES = opt("messages", 100_000);
 const BASELINE_SECONDS = opt("baseline-seconds", 15);
-const BATCH = opt("batch", 500);
+const BATCH = opt("batch", 1000);
 const ROUNDS = opt("rounds", 3);
 const PARALLEL = opt("parallel", 1);
 const PIPELINE = opt("pipeline", 2);

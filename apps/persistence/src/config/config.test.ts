@@ -6,14 +6,14 @@ import { describe, it } from "node:test";
 import { loadConfig, PersistenceConfigError, persistenceConfig } from "./config.js";
 
 describe("persistence configuration", () => {
-  it("fills in the defaults: PostgreSQL on localhost, the three streams, batches of 500", () => {
+  it("fills in the defaults: PostgreSQL on localhost, the three streams, batches of 1,000", () => {
     const c = persistenceConfig({ grpc: { plaintext: true } });
     assert.equal(c.database.engine, "postgres");
     assert.deepEqual(
       [c.streams.fix.stream, c.streams.orders.filter, c.streams.audit.durable],
       ["FIX", "orders.>", "persistence-audit"],
     );
-    assert.equal(c.ingest.batch, 500);
+    assert.equal(c.ingest.batch, 1000);
     assert.equal(c.retention.days, 0);
   });
 
