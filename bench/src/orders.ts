@@ -903,7 +903,7 @@ async function measureOrders(stack: Stack, unary: boolean): Promise<OrderFigures
         [...b]
           .map(([k, v]) => {
             const background = idle ? (((idle1.get(k) ?? 0) - (idle0.get(k) ?? 0)) / idleMs) * openMs : 0;
-            return `${k} ${Math.round(((v - (a.get(k) ?? 0) - background) * scale) / openN * 10) / 10}`;
+            return `${k} ${Math.round((((v - (a.get(k) ?? 0) - background) * scale) / openN) * 10) / 10}`;
           })
           .join(", ");
       log(`  open loop at ${RATE}/s (${openN} orders): CPU µs per order: ${per(openCpu0, openCpu1, 1000, true)}`);

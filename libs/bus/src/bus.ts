@@ -17,7 +17,12 @@ export interface Subscription {
 export interface EventBus {
   readonly kind: string;
   publish(events: readonly BusEvent[]): Promise<{ accepted: number; duplicates: number }>;
-  /** Every event on subjects matching `filter`, from `fromSeq` (default: new ones only). */
-  subscribe(filter: string, handler: (e: Delivered) => void, opts?: { fromSeq?: number }): Promise<Subscription>;
+  /**
+   * Every event on subjects matching `filter`, from `fromSeq` (default: new ones only). A handler that returns a
+   * promise is handed the next event once it settles (JetStream: nothing more is pulled meanwhile, so a slow reader
+   * of a long stream holds a bounded number of events); the in-process bus, whose events are in memory anyway,
+   * does not wait.
+   */
+  subscribe(filter: string, handler: (e: Delivered) => unknown, opts?: { fromSeq?: number }): Promise<Subscription>;
   close(): Promise<void>;
 }

@@ -21,7 +21,7 @@ export class InProcessBus implements EventBus {
   private readonly seen = new Map<string, number>();
   private seenOrder: Array<{ id: string; at: number }> = [];
   private seenHead = 0;
-  private readonly subs = new Set<{ filter: string; handler: (e: Delivered) => void }>();
+  private readonly subs = new Set<{ filter: string; handler: (e: Delivered) => unknown }>();
   private seq = 0;
   private readonly durables = new Map<string, InProcessDurableState>();
   private readonly publishListeners = new Set<() => void>();
@@ -53,7 +53,7 @@ export class InProcessBus implements EventBus {
       const d: Delivered = { ...e, seq: ++this.seq };
       this.log.push(d);
       accepted++;
-      for (const s of this.subs) if (subjectMatches(s.filter, d.subject)) s.handler(d);
+      for (const s of this.subs) if (subjectMatches(s.filter, d.subject)) deliver(s.handler, d);
     }
     // Keep the last maxEvents for replay; trim in steps, not on every publish. Events a durable has not
     // acknowledged yet are kept too, up to 4 × maxEvents (a durable stuck longer than that loses the oldest).
@@ -69,12 +69,12 @@ export class InProcessBus implements EventBus {
 
   async subscribe(
     filter: string,
-    handler: (e: Delivered) => void,
+    handler: (e: Delivered) => unknown,
     opts: { fromSeq?: number } = {},
   ): Promise<Subscription> {
     const sub = { filter, handler };
     if (opts.fromSeq !== undefined) {
-      for (const d of this.log) if (d.seq >= opts.fromSeq && subjectMatches(filter, d.subject)) handler(d);
+      for (const d of this.log) if (d.seq >= opts.fromSeq && subjectMatches(filter, d.subject)) deliver(handler, d);
     }
     this.subs.add(sub);
     return {
@@ -149,4 +149,10 @@ export class InProcessBus implements EventBus {
     this.subs.clear();
     this.publishListeners.clear();
   }
+}
+
+/** Hands `d` to a subscriber without waiting for it (a promise it returns is not awaited, its failure dropped). */
+function deliver(handler: (e: Delivered) => unknown, d: Delivered): void {
+  const r = handler(d);
+  if (r instanceof Promise) r.catch(() => undefined);
 }

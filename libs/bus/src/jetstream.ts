@@ -112,7 +112,7 @@ export class JetStreamBus implements EventBus {
 
   async subscribe(
     filter: string,
-    handler: (e: Delivered) => void,
+    handler: (e: Delivered) => unknown,
     opts: { fromSeq?: number } = {},
   ): Promise<Subscription> {
     // An ephemeral pull consumer with a single filter subject (NATS 2.9 has no filter_subjects).
@@ -130,7 +130,15 @@ export class JetStreamBus implements EventBus {
       for await (const m of messages) {
         const headers: Record<string, string> = {};
         if (m.headers) for (const [k, v] of m.headers) headers[k] = v.join(",");
-        handler({ id: m.headers?.get("Nats-Msg-Id") ?? "", subject: m.subject, payload: m.data, headers, seq: m.seq });
+        const r = handler({
+          id: m.headers?.get("Nats-Msg-Id") ?? "",
+          subject: m.subject,
+          payload: m.data,
+          headers,
+          seq: m.seq,
+        });
+        // Back-pressure: the iterator pulls more only once its buffer (100 events) is read.
+        if (r instanceof Promise) await r.catch(() => undefined);
       }
     })();
     return {

@@ -52,7 +52,11 @@ export class ResilientJetStreamBus implements EventBus {
     return (await this.connect()).publish(events);
   }
 
-  async subscribe(filter: string, handler: (e: Delivered) => void, opts?: { fromSeq?: number }): Promise<Subscription> {
+  async subscribe(
+    filter: string,
+    handler: (e: Delivered) => unknown,
+    opts?: { fromSeq?: number },
+  ): Promise<Subscription> {
     return (await this.connect()).subscribe(filter, handler, opts);
   }
 

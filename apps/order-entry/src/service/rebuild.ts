@@ -53,6 +53,8 @@ export interface RebuildSummary {
   skipped: number;
   /** Order ids taken from the ORDERS stream (the rest were derived). */
   idsFromOrdersStream: number;
+  /** The most events held read ahead of the store at once (at most `REPLAY_BUFFER`, whatever the stream's length). */
+  maxBuffered: number;
 }
 
 /** The store is not empty: a rebuild writes into an empty prefix only. */
@@ -70,22 +72,40 @@ interface FixEventBody {
   raw: string;
 }
 
-/** Reads a whole stream from its first event to the last one there was when called, one event at a time. */
+/** Events read from a stream but not yet handled, at most (the bus is not asked for more meanwhile). */
+export const REPLAY_BUFFER = 1000;
+
+/**
+ * Reads a whole stream from its first event to the last one there was when called, one event at a time. Holds at
+ * most `REPLAY_BUFFER` events read ahead of the handler: when the buffer is full the subscription's handler does not
+ * return until it is half empty, and a JetStream subscription pulls nothing more meanwhile — a rebuild of a stream of
+ * millions of events through a store slower than the bus keeps a bounded number of them in memory. Returns the most
+ * it ever held.
+ */
 async function replay(
   bus: ReplayableBus,
   filter: string,
   stallMs: number,
   handle: (d: Delivered) => Promise<void>,
-): Promise<void> {
+): Promise<number> {
   const last = await bus.lastSeq();
-  if (last === 0) return;
+  if (last === 0) return 0;
   const queue: Delivered[] = [];
+  let head = 0;
+  let most = 0;
   let wake: (() => void) | null = null;
+  // Set while the subscription's handler waits for room (a holder: TypeScript does not track closures' writes).
+  const full: { resume: (() => void) | null } = { resume: null };
   const sub = await bus.subscribe(
     filter,
     (d) => {
       queue.push(d);
+      most = Math.max(most, queue.length - head);
       wake?.();
+      if (queue.length - head < REPLAY_BUFFER) return undefined;
+      return new Promise<void>((r) => {
+        full.resume = r;
+      });
     },
     { fromSeq: 1 },
   );
@@ -93,8 +113,7 @@ async function replay(
     let seen = 0;
     let idleSince = Date.now();
     while (seen < last) {
-      const d = queue.shift();
-      if (d === undefined) {
+      if (head === queue.length) {
         if (Date.now() - idleSince > stallMs) {
           throw new Error(`stream stalled at ${seen} of ${last} (nothing for ${stallMs} ms)`);
         }
@@ -105,13 +124,27 @@ async function replay(
         wake = null;
         continue;
       }
+      const d = queue[head++] as Delivered;
+      if (head >= REPLAY_BUFFER) {
+        queue.splice(0, head);
+        head = 0;
+      }
+      const resume = full.resume;
+      if (resume !== null && queue.length - head <= REPLAY_BUFFER / 2) {
+        full.resume = null;
+        resume();
+      }
       idleSince = Date.now();
       seen = d.seq;
       await handle(d);
     }
   } finally {
+    const resume = full.resume;
+    full.resume = null;
+    resume?.();
     await sub.unsubscribe();
   }
+  return most;
 }
 
 const CLORDID_COUNTER = /^\d{8}-([0-9a-z]+)$/;
@@ -135,12 +168,13 @@ export async function rebuildFromStream(opts: RebuildOptions): Promise<RebuildSu
     unknownOrder: 0,
     skipped: 0,
     idsFromOrdersStream: 0,
+    maxBuffered: 0,
   };
 
   // Order ids and idempotency keys by (session, first ClOrdID), from each order's first ORDERS event.
   const identity = new Map<string, { orderId: string; idempotencyKey?: string }>();
   if (opts.orders) {
-    await replay(opts.orders, `${opts.ordersSubjectPrefix ?? "orders"}.>`, stallMs, async (d) => {
+    const heldOrders = await replay(opts.orders, `${opts.ordersSubjectPrefix ?? "orders"}.>`, stallMs, async (d) => {
       try {
         const ev = JSON.parse(Buffer.from(d.payload).toString("utf8")) as {
           orderId?: string;
@@ -156,6 +190,7 @@ export async function rebuildFromStream(opts: RebuildOptions): Promise<RebuildSu
         // Not an order event: it says nothing about identities.
       }
     });
+    summary.maxBuffered = Math.max(summary.maxBuffered, heldOrders);
   }
 
   const parser = new Parser();
@@ -170,7 +205,7 @@ export async function rebuildFromStream(opts: RebuildOptions): Promise<RebuildSu
     if (m) counters.set(session, Math.max(counters.get(session) ?? 0, Number.parseInt(m[1], 36)));
   };
 
-  await replay(opts.fix, `${opts.fixSubjectPrefix}.>`, stallMs, async (d) => {
+  const heldFix = await replay(opts.fix, `${opts.fixSubjectPrefix}.>`, stallMs, async (d) => {
     summary.events++;
     if (!d.subject.includes(".in.") && !d.subject.includes(".out.")) return; // state events
     let ev: FixEventBody;
@@ -301,6 +336,7 @@ export async function rebuildFromStream(opts: RebuildOptions): Promise<RebuildSu
     else if (r.outcome === "unknownOrder") summary.unknownOrder++;
     else summary.reports++;
   });
+  summary.maxBuffered = Math.max(summary.maxBuffered, heldFix);
 
   for (const [session, n] of counters) await repo.raiseClOrdIdCounter(session, n);
   for (let i = 0; i < positions.length; i += 1000) await repo.markPublished(positions.slice(i, i + 1000));
