@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { connect } from "@nats-io/transport-node";
 import type { Delivered } from "./bus.js";
 import { type BusEvent, messageEventId, messageSubject, sessionToken, subjectMatches } from "./events.js";
 import { InProcessBus } from "./in-process.js";
@@ -82,6 +83,51 @@ describe("JetStream bus (real NATS)", () => {
       await bus.deleteStream();
       await bus.close();
     }
+  });
+});
+
+describe("JetStream publish acknowledgements", { timeout: 30_000 }, () => {
+  it("refuses an event no stream captures (no responders), and one not acknowledged in time, as failed publishes", async () => {
+    const prefix = `t${rand()}`;
+    const bus = await JetStreamBus.connect({
+      servers: NATS_URL,
+      stream: `FIXTEST_${prefix}`,
+      subjects: [`${prefix}.>`],
+      timeoutMs: 300,
+    });
+    try {
+      await assert.rejects(
+        bus.publish([ev(prefix, 1), { ...ev(prefix, 2), subject: `nowhere${prefix}.x` }]),
+        (e: Error) => e.name === "PublishError" && /503|no responders/i.test(e.message),
+      );
+      // A subject someone listens on without answering (not a stream): no acknowledgement, so the publish fails
+      // after the timeout rather than hanging.
+      const silent = await connect({ servers: NATS_URL });
+      try {
+        silent.subscribe(`silent${prefix}.x`, { callback: () => undefined });
+        await silent.flush();
+        const t0 = Date.now();
+        await assert.rejects(
+          bus.publish([{ ...ev(prefix, 3), subject: `silent${prefix}.x` }]),
+          (e: Error) => e.name === "PublishError" && /no acknowledgement/.test(e.message),
+        );
+        assert.ok(Date.now() - t0 >= 250, "failed by the timeout");
+      } finally {
+        await silent.close();
+      }
+      // The first of that batch did reach the stream: a retry of the batch's first event is a duplicate.
+      assert.deepEqual(await bus.publish([ev(prefix, 1)]), { accepted: 0, duplicates: 1 });
+      // Many acknowledgements in flight at once each find their own publish.
+      const many = await bus.publish(Array.from({ length: 2000 }, (_, i) => ev(prefix, 10 + i)));
+      assert.deepEqual(many, { accepted: 2000, duplicates: 0 });
+    } finally {
+      await bus.deleteStream();
+      await bus.close();
+    }
+    // After close nothing is published, and the caller hears it at once rather than after the timeout.
+    const t0 = Date.now();
+    await assert.rejects(bus.publish([ev(prefix, 5000)]));
+    assert.ok(Date.now() - t0 < 300, "a publish on a closed connection fails at once");
   });
 });
 

@@ -5,10 +5,11 @@ import {
   type JetStreamManager,
   jetstream,
   jetstreamManager,
-  type PubAck,
 } from "@nats-io/jetstream";
 import {
   connect,
+  createInbox,
+  type Msg,
   type NatsConnection,
   type NodeConnectionOptions,
   headers as natsHeaders,
@@ -40,13 +41,30 @@ export interface JetStreamBusOptions {
   connectOptions?: Partial<NodeConnectionOptions>;
 }
 
+/** JetStream did not acknowledge a publish: it answered with an error, or not within the timeout. */
+export class PublishError extends Error {
+  override readonly name = "PublishError";
+}
+
+interface PendingAck {
+  resolve(duplicate: boolean): void;
+  reject(err: Error): void;
+}
+
 /**
  * Events on NATS JetStream: the stream is created (or its subjects added) at start; `publish` sends a batch
  * pipelined — all messages out, then all acknowledgements awaited — with `Nats-Msg-Id` set to the event id, so
  * a republish after a crash is dropped by the stream's duplicate window.
+ *
+ * The acknowledgements come back on one wildcard subscription of this connection (`<inbox>.<n>`), not as one
+ * request each: nats.js's `js.publish` made a request per event — a timer, a mux entry and an Error built to
+ * cancel it, for every event. One timer per batch bounds the wait instead.
  */
 export class JetStreamBus implements EventBus {
   readonly kind = "jetstream";
+  private ackInbox: string | null = null;
+  private readonly acks = new Map<string, PendingAck>();
+  private nextAck = 0;
   private constructor(
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
@@ -93,21 +111,89 @@ export class JetStreamBus implements EventBus {
   }
 
   async publish(events: readonly BusEvent[]): Promise<{ accepted: number; duplicates: number }> {
-    const acks: Array<Promise<PubAck>> = [];
-    for (const e of events) {
-      const h = natsHeaders();
-      if (e.headers) for (const [k, v] of Object.entries(e.headers)) h.set(k, v);
-      acks.push(this.js.publish(e.subject, e.payload, { msgID: e.id, headers: h, timeout: this.timeoutMs }));
+    if (events.length === 0) return { accepted: 0, duplicates: 0 };
+    const inbox = this.ensureAckInbox();
+    const tokens: string[] = [];
+    const acks: Array<Promise<boolean>> = [];
+    try {
+      for (const e of events) {
+        const h = natsHeaders();
+        h.set("Nats-Msg-Id", e.id);
+        if (e.headers) for (const [k, v] of Object.entries(e.headers)) h.set(k, v);
+        const token = String(++this.nextAck);
+        acks.push(new Promise<boolean>((resolve, reject) => this.acks.set(token, { resolve, reject })));
+        tokens.push(token);
+        this.nc.publish(e.subject, e.payload, { reply: `${inbox}.${token}`, headers: h });
+      }
+    } catch (err) {
+      // The connection is closed (or the subject invalid): nothing more goes out; what went out may still be acked.
+      this.failAcks(tokens, err instanceof Error ? err : new PublishError(String(err)));
     }
-    const results = await Promise.allSettled(acks);
-    let accepted = 0;
-    let duplicates = 0;
-    for (const r of results) {
-      if (r.status === "rejected") throw r.reason;
-      if (r.value.duplicate) duplicates++;
-      else accepted++;
+    const timer = setTimeout(
+      () => this.failAcks(tokens, new PublishError(`no acknowledgement from JetStream within ${this.timeoutMs} ms`)),
+      this.timeoutMs,
+    );
+    try {
+      const results = await Promise.allSettled(acks);
+      let accepted = 0;
+      let duplicates = 0;
+      for (const r of results) {
+        if (r.status === "rejected") throw r.reason;
+        if (r.value) duplicates++;
+        else accepted++;
+      }
+      return { accepted, duplicates };
+    } finally {
+      clearTimeout(timer);
     }
-    return { accepted, duplicates };
+  }
+
+  private failAcks(tokens: readonly string[], err: Error): void {
+    for (const t of tokens) {
+      const p = this.acks.get(t);
+      if (p === undefined) continue;
+      this.acks.delete(t);
+      p.reject(err);
+    }
+  }
+
+  private ensureAckInbox(): string {
+    if (this.ackInbox !== null) return this.ackInbox;
+    const inbox = createInbox();
+    // Lives as long as the connection (and is renewed by its reconnects).
+    this.nc.subscribe(`${inbox}.*`, { callback: (_err, msg) => this.onAck(inbox, msg) });
+    this.ackInbox = inbox;
+    return inbox;
+  }
+
+  /** A stream's answer to one publish: `{"stream":…,"seq":…,"duplicate"?:true}` or `{"error":{…}}`, or a status. */
+  private onAck(inbox: string, msg: Msg): void {
+    const token = msg.subject.slice(inbox.length + 1);
+    const p = this.acks.get(token);
+    if (p === undefined) return; // timed out already
+    this.acks.delete(token);
+    const h = msg.headers;
+    if (h?.hasError) {
+      // 503: no stream listens on the subject (or JetStream is not enabled).
+      p.reject(new PublishError(`JetStream publish failed: ${h.code} ${h.description || "no responders"}`));
+      return;
+    }
+    let ack: { duplicate?: boolean; error?: { code?: number; err_code?: number; description?: string } };
+    try {
+      ack = JSON.parse(Buffer.from(msg.data).toString("utf8")) as typeof ack;
+    } catch {
+      p.reject(new PublishError("JetStream publish: unreadable acknowledgement"));
+      return;
+    }
+    if (ack.error) {
+      p.reject(
+        new PublishError(
+          `JetStream publish failed: ${ack.error.description ?? "error"} (${ack.error.code ?? "?"}/${ack.error.err_code ?? "?"})`,
+        ),
+      );
+      return;
+    }
+    p.resolve(ack.duplicate === true);
   }
 
   async subscribe(
@@ -183,10 +269,13 @@ export class JetStreamBus implements EventBus {
   /** Closes the connection at once, without draining (what a crash looks like to the server). */
   async closeNow(): Promise<void> {
     await this.nc.close();
+    this.failAcks([...this.acks.keys()], new PublishError("the NATS connection was closed"));
   }
 
   async close(): Promise<void> {
+    // Draining lets acknowledgements on their way in still arrive.
     await this.nc.drain().catch(() => this.nc.close());
+    this.failAcks([...this.acks.keys()], new PublishError("the NATS connection was closed"));
   }
 }
 
