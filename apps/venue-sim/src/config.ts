@@ -9,7 +9,14 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { ConfigError, FsyncPolicy, resolveSettings, type SessionSettings } from "@fixmesh/session";
+import {
+  ConfigError,
+  FsyncPolicy,
+  resolveSettings,
+  type SessionSettings,
+  strictObject,
+  unknownKey,
+} from "@fixmesh/session";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
@@ -64,44 +71,7 @@ function atLeastZero(note = "") {
   return z.preprocess(toNumber, z.number(e).min(0, e));
 }
 
-/**
- * An object whose unknown keys are errors (a typo must not silently fall back to a default), each reported at its
- * own path with the nearest known key as a suggestion.
- */
-function strict<T extends z.ZodRawShape>(shape: T) {
-  const known = Object.keys(shape);
-  return z.looseObject(shape).superRefine(
-    (v, ctx) => {
-      if (v === null || typeof v !== "object" || Array.isArray(v)) return;
-      for (const k of Object.keys(v)) {
-        if (!known.includes(k)) ctx.addIssue({ code: "custom", path: [k], message: unknownKey(k, known) });
-      }
-    },
-    // Also when a known key failed: report every mistake of the file at once.
-    { when: () => true },
-  );
-}
-
-function unknownKey(key: string, known: string[]): string {
-  const lower = key.toLowerCase();
-  const near = known.find((k) => k.toLowerCase() === lower || (lower.length >= 3 && k.toLowerCase().startsWith(lower)));
-  const close = near ?? known.find((k) => editDistance(k.toLowerCase(), lower) <= 2);
-  if (close !== undefined) return `unknown setting; did you mean ${close}?`;
-  return known.length <= 12 ? `unknown setting; expected one of ${known.join(", ")}` : "unknown setting";
-}
-
-function editDistance(a: string, b: string): number {
-  if (Math.abs(a.length - b.length) > 2) return 3;
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length];
-}
+const strict = <T extends z.ZodRawShape>(shape: T) => strictObject(shape, 12);
 
 // --- session settings -------------------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 /**
  * @fixmesh/session — the FIX session engine as a pure state machine, and the message stores.
  */
+export { strictObject, unknownKey } from "./config/strict-object.js";
 export { ConfigError, StaleEpochError, StoreConflictError, StoreCorruptError } from "./errors.js";
 export { type ScheduleConfig, ScheduleConfigError, SessionSchedule } from "./schedule/schedule.js";
 export { businessRejectFor, isAdmin, reverseRoute } from "./session/messages.js";
