@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import { type Connector, ConnectorConfigError, loadConfig, loggerFor, startConnector } from "@fixmesh/connector";
 import { ConfigError } from "@fixmesh/session";
-import { initTelemetry, type Telemetry, TelemetryConfigError } from "@fixmesh/telemetry";
+import { initTelemetry, stopOnSignal, type Telemetry, TelemetryConfigError } from "@fixmesh/telemetry";
 
 export const CONNECTOR_USAGE = `  connector run a connector: the FIX sessions a configuration file describes
             --config FILE   the YAML configuration (see apps/connector/README.md)
@@ -70,24 +70,9 @@ export async function runConnector(args: string[]): Promise<number> {
     })}\n`,
   );
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
-  });
-  logger.info({ signal }, "stopping on signal");
-  // A second signal while the sessions log out: stop waiting for them.
-  const force = (s: NodeJS.Signals) => {
-    logger.warn({ signal: s }, "second signal while stopping; exiting without waiting");
-    process.exit(1);
-  };
-  process.on("SIGTERM", force);
-  process.on("SIGINT", force);
   try {
-    await connector.stop();
-    return 0;
-  } catch (e) {
-    logger.error({ err: e }, "connector stopped with errors");
-    return 1;
+    // A second signal while the sessions log out: stop waiting for them.
+    return await stopOnSignal(logger, () => connector.stop(), "connector stopped with errors");
   } finally {
     // Exports the spans still queued.
     await telemetry.shutdown();

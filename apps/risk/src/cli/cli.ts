@@ -24,7 +24,7 @@ import {
   cliChannel,
   explainCallFailure,
 } from "@fixmesh/security";
-import { initTelemetry, type Telemetry, TelemetryConfigError } from "@fixmesh/telemetry";
+import { initTelemetry, stopOnSignal, type Telemetry, TelemetryConfigError } from "@fixmesh/telemetry";
 import * as grpc from "@grpc/grpc-js";
 import { loadRiskConfig, type RiskConfig } from "../config/config.js";
 import { RiskConfigError } from "../config/errors.js";
@@ -95,23 +95,8 @@ export async function runRiskService(args: string[]): Promise<number> {
   process.stdout.write(
     `${JSON.stringify({ listening: { grpc: risk.port, ...(risk.metricsPort !== null && { metrics: risk.metricsPort }) } })}\n`,
   );
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
-  });
-  logger.info({ signal }, "stopping on signal");
-  const force = (s: NodeJS.Signals) => {
-    logger.warn({ signal: s }, "second signal while stopping; exiting without waiting");
-    process.exit(1);
-  };
-  process.on("SIGTERM", force);
-  process.on("SIGINT", force);
   try {
-    await risk.close();
-    return 0;
-  } catch (e) {
-    logger.error({ err: e }, "risk service stopped with errors");
-    return 1;
+    return await stopOnSignal(logger, () => risk.close(), "risk service stopped with errors");
   } finally {
     await telemetry.shutdown().catch(() => undefined);
   }
