@@ -17,10 +17,10 @@ const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 const rand = () => Math.random().toString(36).slice(2, 10);
 const SESSION = "FIX.4.4:OE->VENUE";
 
-/** A store whose order creation takes a millisecond: far slower than the bus delivers. */
+/** A store whose order creation takes two milliseconds: far slower than the bus delivers, even on a busy machine. */
 class SlowStore extends MemoryOrderStore {
   override async create(record: OrderRecord, at: number) {
-    await new Promise((r) => setTimeout(r, 1));
+    await new Promise((r) => setTimeout(r, 2));
     return super.create(record, at);
   }
 }
