@@ -46,6 +46,7 @@ export {
   type GrpcSecurityOptions,
   type SecurityLogger,
 } from "./grpc/security.js";
+export { type ListeningSecured, type ListenSecuredOptions, listenSecured } from "./grpc/serve.js";
 export {
   accountOf,
   auditServiceRules,

@@ -1,7 +1,6 @@
 import {
   grpcImplementation,
   grpcServiceDefinition,
-  listenWithHealth,
   reflectionPackageDefinition,
   SessionService,
 } from "@fixmesh/contracts";
@@ -11,6 +10,7 @@ import {
   createGrpcSecurity,
   EMBEDDED_GRPC_SECURITY,
   type GrpcSecurityConfig,
+  listenSecured,
   sessionServiceRules,
   toSecurityOptions,
 } from "@fixmesh/security";
@@ -108,28 +108,19 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   new ReflectionService(reflectionPackageDefinition(SessionService) as never).addToServer(server);
 
   // Kubelet grpc probes speak plaintext only: `grpc.healthPort` is a listener that serves the health service alone.
-  const { port, healthPort, healthServer } = await listenWithHealth(server, {
+  const listening = await listenSecured(server, security, {
     host: opts.host,
     port: opts.port,
-    credentials: security.credentials,
     healthPort: opts.security?.healthPort,
     addHealth: (s) => health.addToServer(s),
+    name: "SessionService",
+    clientCert: opts.security?.tls?.clientCert,
+    log,
   }).catch((err: unknown) => {
     handlers.close();
-    security.close();
     throw err;
   });
-  log?.info(
-    {
-      host: opts.host,
-      port,
-      ...(healthPort !== null && { healthPort }),
-      tls: security.certificates === null ? "off" : (opts.security?.tls?.clientCert ?? "require"),
-      authorization: security.mode,
-      ...(security.certificates && { certificate: security.certificates.identity }),
-    },
-    "gRPC SessionService listening",
-  );
+  const { port, healthPort } = listening;
 
   let closed: Promise<void> | null = null;
   return {
@@ -145,14 +136,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
         health.setStatus(LEADER_HEALTH_SERVICE, "NOT_SERVING");
         handlers.close();
         // Probes see NOT_SERVING until the main server is down, then the health listener goes too.
-        const timer = setTimeout(() => server.forceShutdown(), opts.closeGraceMs ?? 2000);
-        timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          security.close();
-          healthServer?.forceShutdown();
-          resolve();
-        });
+        void listening.shutdown(opts.closeGraceMs ?? 2000).then(resolve);
       });
       return closed;
     },

@@ -12,7 +12,6 @@ import {
   addGrpcService,
   type GrpcServiceImplOf,
   HealthService,
-  listenWithHealth,
   OrderEntryService,
   type OrderRequestFrame,
   type OrderUpdateSchema,
@@ -26,6 +25,7 @@ import {
   type GrpcSecurity,
   type GrpcSecurityConfig,
   grant,
+  listenSecured,
   orderEntryRules,
   type RulesOf,
   toSecurityOptions,
@@ -261,27 +261,16 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   });
   const health = new HealthService({ "": "SERVING", [OrderEntryService.typeName]: "SERVING" });
   health.addTo(server);
-  const { port, healthPort, healthServer } = await listenWithHealth(server, {
+  const listening = await listenSecured(server, sec, {
     host: opts.host,
     port: opts.port,
-    credentials: sec.credentials,
     healthPort: opts.security?.healthPort,
     addHealth: (s) => health.addTo(s),
-  }).catch((err: unknown) => {
-    sec.close();
-    throw err;
+    name: "OrderEntryService",
+    clientCert: opts.security?.tls?.clientCert,
+    log,
   });
-  log.info(
-    {
-      host: opts.host,
-      port,
-      ...(healthPort !== null && { healthPort }),
-      tls: sec.certificates === null ? "off" : (opts.security?.tls?.clientCert ?? "require"),
-      authorization: sec.mode,
-      ...(sec.certificates && { certificate: sec.certificates.identity }),
-    },
-    "gRPC OrderEntryService listening",
-  );
+  const { port, healthPort } = listening;
   let closed: Promise<void> | null = null;
   return {
     port,
@@ -292,14 +281,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
         health.setAll("NOT_SERVING");
         for (const s of streams) s.end();
         health.close();
-        const timer = setTimeout(() => server.forceShutdown(), 2000);
-        timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          sec.close();
-          healthServer?.forceShutdown();
-          resolve();
-        });
+        void listening.shutdown(2000).then(resolve);
       });
       return closed;
     },

@@ -11,7 +11,6 @@ import {
   ErrorReason,
   type GrpcServiceImplOf,
   HealthService,
-  listenWithHealth,
   MessageDirection,
   type MessageFilter as MessageFilterMsg,
   RpcError,
@@ -24,6 +23,7 @@ import {
   createGrpcSecurity,
   EMBEDDED_GRPC_SECURITY,
   type GrpcSecurityConfig,
+  listenSecured,
   toSecurityOptions,
 } from "@fixmesh/security";
 import { Server, type ServerWritableStream, status } from "@grpc/grpc-js";
@@ -372,26 +372,16 @@ export async function startAuditServer(opts: AuditServerOptions): Promise<AuditS
   });
   const health = new HealthService({ "": "SERVING", [AuditService.typeName]: "SERVING" });
   health.addTo(server);
-  const { port, healthPort, healthServer } = await listenWithHealth(server, {
+  const listening = await listenSecured(server, security, {
     host: opts.host,
     port: opts.port,
-    credentials: security.credentials,
     healthPort: opts.security?.healthPort,
     addHealth: (s) => health.addTo(s),
-  }).catch((err: unknown) => {
-    security.close();
-    throw err;
+    name: "AuditService",
+    clientCert: opts.security?.tls?.clientCert,
+    log,
   });
-  log?.info(
-    {
-      host: opts.host,
-      port,
-      ...(healthPort !== null && { healthPort }),
-      tls: security.certificates === null ? "off" : (opts.security?.tls?.clientCert ?? "require"),
-      authorization: security.mode,
-    },
-    "gRPC AuditService listening",
-  );
+  const { port, healthPort } = listening;
   let closed: Promise<void> | null = null;
   return {
     port,
@@ -401,14 +391,7 @@ export async function startAuditServer(opts: AuditServerOptions): Promise<AuditS
       closed ??= new Promise<void>((resolve) => {
         health.setAll("NOT_SERVING");
         health.close();
-        const timer = setTimeout(() => server.forceShutdown(), 2000);
-        timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          security.close();
-          healthServer?.forceShutdown();
-          resolve();
-        });
+        void listening.shutdown(2000).then(resolve);
       });
       return closed;
     },

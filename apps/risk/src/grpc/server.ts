@@ -7,7 +7,6 @@ import {
   ErrorReason,
   type GrpcServiceImplOf,
   HealthService,
-  listenWithHealth,
   RiskService,
   RpcError,
 } from "@fixmesh/contracts";
@@ -17,6 +16,7 @@ import {
   EMBEDDED_GRPC_SECURITY,
   type GrpcSecurity,
   type GrpcSecurityConfig,
+  listenSecured,
   riskRules,
   toSecurityOptions,
 } from "@fixmesh/security";
@@ -229,27 +229,16 @@ export async function startGrpcServer(opts: RiskGrpcOptions): Promise<RiskGrpcHa
   const health = new HealthService({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
   health.addTo(server);
 
-  const { port, healthPort, healthServer } = await listenWithHealth(server, {
+  const listening = await listenSecured(server, security, {
     host: opts.host,
     port: opts.port,
-    credentials: security.credentials,
     healthPort: opts.security?.healthPort,
     addHealth: (s) => health.addTo(s),
-  }).catch((err: unknown) => {
-    security.close();
-    throw err;
+    name: "RiskService",
+    clientCert: opts.security?.tls?.clientCert,
+    log,
   });
-  log?.info(
-    {
-      host: opts.host,
-      port,
-      ...(healthPort !== null && { healthPort }),
-      tls: security.certificates === null ? "off" : (opts.security?.tls?.clientCert ?? "require"),
-      authorization: security.mode,
-      ...(security.certificates && { certificate: security.certificates.identity }),
-    },
-    "gRPC RiskService listening",
-  );
+  const { port, healthPort } = listening;
 
   let closed: Promise<void> | null = null;
   return {
@@ -262,14 +251,7 @@ export async function startGrpcServer(opts: RiskGrpcOptions): Promise<RiskGrpcHa
         const bye = new RpcError(status.UNAVAILABLE, ErrorReason.SHUTTING_DOWN, "risk service shutting down");
         for (const s of streams) s.destroy(bye.toServiceError());
         health.close();
-        const timer = setTimeout(() => server.forceShutdown(), opts.closeGraceMs ?? 2000);
-        timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          security.close();
-          healthServer?.forceShutdown();
-          resolve();
-        });
+        void listening.shutdown(opts.closeGraceMs ?? 2000).then(resolve);
       });
       return closed;
     },
