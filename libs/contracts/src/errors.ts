@@ -113,6 +113,7 @@ export class RpcError extends Error {
    */
   static from(err: unknown): RpcError {
     if (err instanceof RpcError) return err;
+    if (hasRpcError(err)) return err.toRpcError();
     if (isServiceError(err)) {
       const bin = err.metadata?.get(STATUS_DETAILS_KEY)[0];
       if (Buffer.isBuffer(bin)) {
@@ -135,6 +136,18 @@ export class RpcError extends Error {
     const message = err instanceof Error ? err.message : String(err);
     return new RpcError(Code.INTERNAL, ErrorReason.INTERNAL, message, { cause: err });
   }
+}
+
+/**
+ * An error that knows the status a caller should get (a store that cannot be reached is UNAVAILABLE, not INTERNAL):
+ * `RpcError.from` answers with what `toRpcError` says.
+ */
+export interface ConvertsToRpcError {
+  toRpcError(): RpcError;
+}
+
+function hasRpcError(err: unknown): err is ConvertsToRpcError {
+  return err instanceof Error && typeof (err as Partial<ConvertsToRpcError>).toRpcError === "function";
 }
 
 function isServiceError(err: unknown): err is ServiceError {

@@ -112,8 +112,9 @@ export function grpcImplementation<S extends GenServiceMethods>(
       result.then(
         (res) => callback(null, res),
         (err: unknown) => {
-          if (!(err instanceof RpcError)) opts.onInternalError?.(err, m.name);
-          callback(RpcError.from(err).toServiceError());
+          const e = RpcError.from(err);
+          if (!(err instanceof RpcError) && e.code === grpc.status.INTERNAL) opts.onInternalError?.(err, m.name);
+          callback(e.toServiceError());
         },
       );
     }) as grpc.handleUnaryCall<unknown, unknown>;

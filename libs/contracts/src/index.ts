@@ -5,6 +5,7 @@
 
 // Errors: status code + ErrorInfo reason, on the wire and in stream results.
 export {
+  type ConvertsToRpcError,
   ERROR_DOMAIN,
   type ErrorReasonName,
   type FieldViolation,

@@ -25,6 +25,7 @@ import {
   type ReportInput,
   type StoreCounters,
 } from "./types.js";
+import { guardUnreachable } from "./unreachable.js";
 
 export interface RedisStoreOptions {
   url: string;
@@ -150,7 +151,8 @@ export class RedisOrderStore extends BaseRepository {
       ...opts.clientOptions,
     });
     await redis.connect();
-    return new RedisOrderStore(redis, opts);
+    // A Redis outage after this answers UNAVAILABLE / STORE_UNAVAILABLE to the callers, not INTERNAL.
+    return guardUnreachable(new RedisOrderStore(redis, opts));
   }
 
   /** The scripts defined in the constructor. */

@@ -1,0 +1,134 @@
+/**
+ * order-entry's Redis cut off for real (a TCP proxy between order-entry and the Redis on 127.0.0.1:6379 that this
+ * test stops and starts again): a SubmitOrder meanwhile is answered UNAVAILABLE with reason STORE_UNAVAILABLE — a
+ * status clients retry — not INTERNAL; once Redis is reachable again the same request (same idempotency key)
+ * places the order, once.
+ */
+import assert from "node:assert/strict";
+import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
+import { describe, it } from "node:test";
+import {
+  type CheckOrderResponse,
+  OrderType,
+  RpcError,
+  type SendResponse,
+  SessionHealth,
+  Side,
+  TimeInForce,
+} from "@fixmesh/contracts";
+import { status as Code } from "@grpc/grpc-js";
+import pino from "pino";
+import { orderEntryClient } from "../client.js";
+import { RedisOrderStore } from "../store/redis.js";
+import { startGrpcServer } from "./grpc.js";
+import { OrderEntry } from "./order-entry.js";
+
+const REDIS_PORT = Number(process.env.REDIS_PORT ?? 6379);
+const SESSION = "FIX.4.4:CLIENT->VENUE";
+const rand = () => Math.random().toString(36).slice(2, 10);
+
+/** A loopback TCP proxy to Redis that can be cut (stops listening, drops every connection) and restored. */
+class CuttableProxy {
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  async start(): Promise<void> {
+    const server = createServer((client) => {
+      const up = tcpConnect(REDIS_PORT, "127.0.0.1");
+      for (const s of [client, up]) {
+        this.sockets.add(s);
+        s.on("close", () => this.sockets.delete(s));
+        s.on("error", () => {
+          client.destroy();
+          up.destroy();
+        });
+      }
+      client.pipe(up).pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.port, "127.0.0.1", () => resolve());
+    });
+    this.port = (server.address() as { port: number }).port;
+    this.server = server;
+  }
+
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const s of this.sockets) s.destroy();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+describe("order-entry with its Redis out of reach", { timeout: 60_000 }, () => {
+  it("answers SubmitOrder UNAVAILABLE / STORE_UNAVAILABLE, then places it once Redis is back", async () => {
+    const proxy = new CuttableProxy();
+    await proxy.start();
+    const repo = await RedisOrderStore.connect({ url: `redis://127.0.0.1:${proxy.port}`, prefix: `oetest:${rand()}` });
+    let sent = 0;
+    const core = new OrderEntry({
+      repo,
+      risk: { check: async () => ({ allowed: true }) as CheckOrderResponse },
+      sender: { send: async () => ({ msgSeqNum: ++sent }) as SendResponse, healthOf: () => SessionHealth.LIVE },
+      sessions: new Set([SESSION]),
+      onCommitted: () => undefined,
+      logger: pino({ level: "silent" }),
+    });
+    const server = await startGrpcServer({ core, repo, host: "127.0.0.1", port: 0, logger: pino({ level: "silent" }) });
+    const client = orderEntryClient(`127.0.0.1:${server.port}`);
+    const submit = (key: string) =>
+      client.rpc.submitOrder(
+        {
+          idempotencyKey: key,
+          sessionId: SESSION,
+          account: "ACC1",
+          symbol: "IBM",
+          side: Side.BUY,
+          quantity: "1",
+          orderType: OrderType.LIMIT,
+          price: "1",
+          timeInForce: TimeInForce.DAY,
+        },
+        { deadline: Date.now() + 10_000 },
+      );
+    try {
+      assert.ok((await submit("before")).order?.orderId, "placed while Redis is reachable");
+
+      await proxy.cut();
+      const t0 = Date.now();
+      const err = await submit("during").then(
+        () => assert.fail("a submit while the store is cut off must fail"),
+        (e: unknown) => RpcError.from(e),
+      );
+      assert.equal(err.code, Code.UNAVAILABLE, `${err.code} ${err.reason}: ${err.message}`);
+      assert.equal(err.reason, "STORE_UNAVAILABLE");
+      assert.ok(Date.now() - t0 < 8000, "answered promptly, not at the deadline");
+      assert.equal(sent, 1, "nothing went to the connector while the store was out of reach");
+
+      await proxy.start();
+      // The client retries as it would on UNAVAILABLE, with the same key, until the store answers again.
+      let placed: string | undefined;
+      const end = Date.now() + 20_000;
+      while (placed === undefined) {
+        try {
+          placed = (await submit("during")).order?.orderId;
+        } catch (e) {
+          if (Date.now() > end) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      const again = await submit("during");
+      assert.equal(again.order?.orderId, placed, "the retry of a placed order answers the first result");
+      assert.equal(again.replayed, true);
+      assert.equal(sent, 2, "each order reached the connector once");
+    } finally {
+      client.close();
+      await server.close();
+      await repo.destroy().catch(() => undefined);
+      await repo.close();
+      await proxy.cut();
+    }
+  });
+});
