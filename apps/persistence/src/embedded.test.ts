@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { InProcessBus } from "@fixmesh/bus";
+import { reflectedServiceNames } from "@fixmesh/contracts";
 import { pino } from "pino";
 import { startPersistence } from "./service.js";
 import { createTestDatabase, fixEvent, type TestDatabase, waitFor } from "./testing/support.js";
@@ -27,6 +28,8 @@ describe("embedded: InProcessBus + PGlite in a folder", () => {
     };
     let p = await startPersistence(config, { bus, logger: quiet });
     await p.ready();
+    // grpcurl can list the AuditService (server reflection).
+    assert.deepEqual(await reflectedServiceNames(`127.0.0.1:${p.grpcPort}`), ["fixmesh.v1.AuditService"]);
     await bus.publish(
       Array.from({ length: 50 }, (_, i) => fixEvent({ session: "EMB", dir: "out", seq: i + 1, msgType: "0" }).event),
     );

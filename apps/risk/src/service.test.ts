@@ -17,6 +17,7 @@ import {
   RiskCheckKind,
   RiskService,
   RpcError,
+  reflectedServiceNames,
   SessionHealth,
   Side,
 } from "@fixmesh/contracts";
@@ -240,5 +241,9 @@ describe("risk service over gRPC (embedded)", () => {
   it("serves grpc.health.v1: SERVING", async () => {
     assert.equal(await checkHealth(`127.0.0.1:${risk.port}`), "SERVING");
     assert.equal(await checkHealth(`127.0.0.1:${risk.port}`, "fixmesh.v1.RiskService"), "SERVING");
+  });
+
+  it("serves server reflection: grpcurl can list RiskService", async () => {
+    assert.deepEqual(await reflectedServiceNames(`127.0.0.1:${risk.port}`), ["fixmesh.v1.RiskService"]);
   });
 });

@@ -1,4 +1,5 @@
 import {
+  clone,
   create,
   type DescFile,
   type DescMessage,
@@ -11,6 +12,7 @@ import {
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
+import { ReflectionService } from "@grpc/reflection";
 import { RpcError } from "./errors.js";
 
 // Serves and calls protobuf-es v2 services with @grpc/grpc-js: the method table grpc-js wants is built from the
@@ -279,10 +281,28 @@ export function reflectionPackageDefinition(...services: DescService[]): Reflect
     for (const d of f.dependencies) visit(d);
   };
   for (const s of services) visit(s.file);
-  const protos = [...files.values()].map((f) => Buffer.from(toBinary(FileDescriptorProtoSchema, f.proto)));
+  // Only the services served: an imported file (risk.proto imports orders.proto) must not make reflection list a
+  // service this server does not implement.
+  const served = new Set(services.map((s) => s.typeName));
+  const protos = [...files.values()].map((f) => {
+    const pkg = f.proto.package ? `${f.proto.package}.` : "";
+    const keep = f.proto.service.filter((sv) => served.has(`${pkg}${sv.name}`));
+    if (keep.length === f.proto.service.length) return Buffer.from(toBinary(FileDescriptorProtoSchema, f.proto));
+    const only = clone(FileDescriptorProtoSchema, f.proto);
+    only.service = keep;
+    return Buffer.from(toBinary(FileDescriptorProtoSchema, only));
+  });
   const out: ReflectionPackageDefinition = {};
   for (const s of services) {
     out[s.typeName] = { format: "Protocol Buffer 3 FileDescriptorProto", type: {}, fileDescriptorProtos: protos };
   }
   return out;
+}
+
+/**
+ * Adds grpc.reflection (v1 and v1alpha) to `server`, describing exactly `services` (the contracts the server was
+ * built with), so `grpcurl` and other tools can list and call them without the .proto files.
+ */
+export function addReflection(server: grpc.Server, ...services: DescService[]): void {
+  new ReflectionService(reflectionPackageDefinition(...services) as never).addToServer(server);
 }

@@ -27,6 +27,7 @@ export * from "./gen/google/rpc/status_pb.js";
 // grpc-js adapter: serve and call protobuf-es services.
 export {
   addGrpcService,
+  addReflection,
   type ClientStreamingCall,
   createGrpcClient,
   type GrpcCallOptions,
@@ -49,3 +50,4 @@ export { checkHealth, HealthService, type ServingStatus } from "./health.js";
 
 // Binding a service's server and its plaintext health-only listener (kubelet probes).
 export { type Listening, type ListenOptions, listenWithHealth } from "./listen.js";
+export { reflectedServiceNames } from "./reflection-client.js";

@@ -1,9 +1,4 @@
-import {
-  grpcImplementation,
-  grpcServiceDefinition,
-  reflectionPackageDefinition,
-  SessionService,
-} from "@fixmesh/contracts";
+import { addReflection, grpcImplementation, grpcServiceDefinition, SessionService } from "@fixmesh/contracts";
 import type { RunnerLogger } from "@fixmesh/engine";
 import {
   type AuditSink,
@@ -15,7 +10,6 @@ import {
   toSecurityOptions,
 } from "@fixmesh/security";
 import { Server } from "@grpc/grpc-js";
-import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { SessionRegistry } from "../registry.js";
 import type { IdempotencyOptions } from "./idempotency.js";
@@ -103,9 +97,8 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
     [LEADER_HEALTH_SERVICE]: opts.leading === false ? "NOT_SERVING" : "SERVING",
   });
   health.addToServer(server);
-  // @grpc/reflection reads only the file descriptors of a proto-loader package definition; ours come from the
-  // protobuf-es descriptors, so reflection describes exactly the contracts this server was built with.
-  new ReflectionService(reflectionPackageDefinition(SessionService) as never).addToServer(server);
+  // Reflection describes exactly the contracts this server was built with (from the protobuf-es descriptors).
+  addReflection(server, SessionService);
 
   // Kubelet grpc probes speak plaintext only: `grpc.healthPort` is a listener that serves the health service alone.
   const listening = await listenSecured(server, security, {

@@ -8,6 +8,7 @@ import {
   OrderType,
   type OrderUpdate,
   RpcError,
+  reflectedServiceNames,
   type SendResponse,
   SessionHealth,
   Side,
@@ -260,6 +261,18 @@ describe("batch frames", () => {
       );
       assert.ok(c.got.length < newest, "several updates share a message");
       assert.deepEqual(new Set(flat().map((u) => u.order?.idempotencyKey)).size, 23);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe("server reflection", () => {
+  it("lists OrderEntryService (what grpcurl list shows)", async () => {
+    const s = await serve(100);
+    try {
+      const names = await reflectedServiceNames(`127.0.0.1:${s.port}`);
+      assert.deepEqual(names, [OrderEntryService.typeName]);
     } finally {
       await s.close();
     }

@@ -10,6 +10,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   addGrpcService,
+  addReflection,
   type GrpcServiceImplOf,
   HealthService,
   OrderEntryService,
@@ -261,6 +262,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   });
   const health = new HealthService({ "": "SERVING", [OrderEntryService.typeName]: "SERVING" });
   health.addTo(server);
+  addReflection(server, OrderEntryService);
   const listening = await listenSecured(server, sec, {
     host: opts.host,
     port: opts.port,

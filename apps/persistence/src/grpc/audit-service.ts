@@ -8,6 +8,7 @@ import { type Timestamp, timestampDate, timestampFromMs } from "@bufbuild/protob
 import {
   AuditService,
   addGrpcService,
+  addReflection,
   ErrorReason,
   type GrpcServiceImplOf,
   HealthService,
@@ -372,6 +373,7 @@ export async function startAuditServer(opts: AuditServerOptions): Promise<AuditS
   });
   const health = new HealthService({ "": "SERVING", [AuditService.typeName]: "SERVING" });
   health.addTo(server);
+  addReflection(server, AuditService);
   const listening = await listenSecured(server, security, {
     host: opts.host,
     port: opts.port,

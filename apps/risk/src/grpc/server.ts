@@ -2,6 +2,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   addGrpcService,
+  addReflection,
   type CheckOrderStreamRequest,
   type CheckOrderStreamResponseSchema,
   ErrorReason,
@@ -228,6 +229,7 @@ export async function startGrpcServer(opts: RiskGrpcOptions): Promise<RiskGrpcHa
   });
   const health = new HealthService({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
   health.addTo(server);
+  addReflection(server, RiskService);
 
   const listening = await listenSecured(server, security, {
     host: opts.host,
