@@ -4,7 +4,7 @@
  * A bad configuration exits 2 naming the field.
  */
 import { parseArgs } from "node:util";
-import { initTelemetry, TelemetryConfigError } from "@fixmesh/telemetry";
+import { initTelemetry, lineSignalLogger, stopOnSignal, TelemetryConfigError } from "@fixmesh/telemetry";
 import { loadOrderEntryConfig, OrderEntryConfigError } from "./config/load.js";
 import { REBUILD_USAGE, runRebuildCli } from "./rebuild-cli.js";
 import { startOrderEntry } from "./start.js";
@@ -64,12 +64,9 @@ export async function runOrderEntryCli(
   // Before the listening line, which scripts wait for: by then they have the metrics port too.
   if (handle.metricsPort !== null) io.out(JSON.stringify({ metrics: handle.metricsPort }));
   io.out(JSON.stringify({ listening: handle.port }));
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once("SIGTERM", stop);
-    process.once("SIGINT", stop);
-  });
-  await handle.close();
-  await telemetry.shutdown().catch(() => undefined);
-  return 0;
+  try {
+    return await stopOnSignal(lineSignalLogger("order-entry", io.err), () => handle.close(), "stopped with errors");
+  } finally {
+    await telemetry.shutdown().catch(() => undefined);
+  }
 }

@@ -32,7 +32,7 @@ export {
   traceparentOf,
 } from "./propagation.js";
 export { initTelemetry, type Telemetry, type TelemetryOptions } from "./sdk.js";
-export { stopOnSignal } from "./signals.js";
+export { lineSignalLogger, type SignalLogger, stopOnSignal } from "./signals.js";
 export {
   type Attributes,
   type Context,

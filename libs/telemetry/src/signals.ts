@@ -1,10 +1,22 @@
 /** How a service process stops: on SIGTERM or SIGINT, gracefully; on a second signal meanwhile, at once. */
 
 /** The logger calls used here (pino's). */
-interface SignalLogger {
+export interface SignalLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
+}
+
+/** A `SignalLogger` that writes lines (warnings and errors only) for processes that print to stderr. */
+export function lineSignalLogger(prefix: string, write: (line: string) => void): SignalLogger {
+  return {
+    info: () => undefined,
+    warn: (_obj, msg) => write(`${prefix}: ${msg}`),
+    error: (obj, msg) => {
+      const err = (obj as { err?: unknown }).err;
+      write(`${prefix}: ${msg}${err === undefined ? "" : `: ${err instanceof Error ? err.message : String(err)}`}`);
+    },
+  };
 }
 
 /**

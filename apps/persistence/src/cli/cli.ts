@@ -2,6 +2,7 @@
  * `fixmesh persistence --config FILE` (run the service), `fixmesh persistence migrate --config FILE`, and
  * `fixmesh audit messages|transcript|order|sequence|reconcile` (ask a running service: a table, or `--json`).
  */
+
 import { parseArgs } from "node:util";
 import { type MessageInitShape, toJson } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -29,6 +30,7 @@ import {
   LinkError,
   SecurityConfigError,
 } from "@fixmesh/security";
+import { lineSignalLogger, stopOnSignal } from "@fixmesh/telemetry";
 import * as grpc from "@grpc/grpc-js";
 import { readVenueFile, VenueFileError } from "../audit/reconcile.js";
 import { loadConfig, PersistenceConfigError } from "../config/config.js";
@@ -100,13 +102,7 @@ export async function runPersistenceCli(args: string[], io: CliIo = defaultIo): 
     }
     throw e;
   }
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once("SIGTERM", stop);
-    process.once("SIGINT", stop);
-  });
-  await handle.close();
-  return 0;
+  return stopOnSignal(lineSignalLogger("persistence", io.err), () => handle.close(), "stopped with errors");
 }
 
 function client(address: string, ch: CliChannel): { rpc: GrpcClientOf<typeof AuditService>; close(): void } {
