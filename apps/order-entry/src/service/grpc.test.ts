@@ -5,66 +5,19 @@ import {
   checkHealth,
   OrderEntryService,
   type OrderResponseFrame,
-  OrderType,
   type OrderUpdate,
   RpcError,
   reflectedServiceNames,
-  type SendResponse,
-  SessionHealth,
-  Side,
-  TimeInForce,
 } from "@fixmesh/contracts";
-import pino from "pino";
 import { orderEntryClient } from "../client.js";
 import { MemoryOrderStore } from "../store/memory.js";
-import { startGrpcServer } from "./grpc.js";
-import { OrderEntry } from "./order-entry.js";
+import { orderRequest, serveOrderEntry } from "./grpc.testkit.js";
 
-const SESSION = "FIX.4.4:CLIENT->VENUE";
-
-async function serve(logLimit: number, maxBuffered?: number) {
-  const repo = new MemoryOrderStore({ logLimit });
-  let seq = 0;
-  const core = new OrderEntry({
-    repo,
-    risk: { check: async () => ({ allowed: true }) as CheckOrderResponse },
-    sender: { send: async () => ({ msgSeqNum: ++seq }) as SendResponse, healthOf: () => SessionHealth.LIVE },
-    sessions: new Set([SESSION]),
-    onCommitted: () => undefined,
-    logger: pino({ level: "silent" }),
-  });
-  const server = await startGrpcServer({
-    core,
-    repo,
-    host: "127.0.0.1",
-    port: 0,
-    logger: pino({ level: "silent" }),
+function serve(logLimit: number, maxBuffered?: number) {
+  return serveOrderEntry({
+    repo: new MemoryOrderStore({ logLimit }),
     ...(maxBuffered !== undefined && { maxBuffered }),
   });
-  const client = orderEntryClient(`127.0.0.1:${server.port}`);
-  const submit = (key: string) =>
-    client.rpc.submitOrder({
-      idempotencyKey: key,
-      sessionId: SESSION,
-      account: "ACC1",
-      symbol: "IBM",
-      side: Side.BUY,
-      quantity: "1",
-      orderType: OrderType.LIMIT,
-      price: "1",
-      timeInForce: TimeInForce.DAY,
-    });
-  return {
-    repo,
-    client,
-    submit,
-    port: server.port,
-    healthPort: server.healthPort,
-    async close() {
-      client.close();
-      await server.close();
-    },
-  };
 }
 
 function collect(call: ReturnType<ReturnType<typeof orderEntryClient>["rpc"]["streamOrderUpdates"]>) {
@@ -145,18 +98,6 @@ describe("StreamOrderUpdates", () => {
 });
 
 describe("batch frames", () => {
-  const order = (key: string, quantity = "1") => ({
-    idempotencyKey: key,
-    sessionId: SESSION,
-    account: "ACC1",
-    symbol: "IBM",
-    side: Side.BUY,
-    quantity,
-    orderType: OrderType.LIMIT,
-    price: "1",
-    timeInForce: TimeInForce.DAY,
-  });
-
   it("answers each item of a SubmitOrderStream batch frame in `results`, a bad item with its own error", async () => {
     const s = await serve(1000);
     try {
@@ -171,9 +112,9 @@ describe("batch frames", () => {
       });
       stream.write({
         batch: [
-          { correlationId: "a", request: { case: "submit", value: order("ba") } },
-          { correlationId: "b", request: { case: "submit", value: order("bb", "-1") } },
-          { correlationId: "c", request: { case: "submit", value: order("bc") } },
+          { correlationId: "a", request: { case: "submit", value: orderRequest("ba") } },
+          { correlationId: "b", request: { case: "submit", value: orderRequest("bb", "-1") } },
+          { correlationId: "c", request: { case: "submit", value: orderRequest("bc") } },
         ],
       });
       await all;
@@ -216,8 +157,8 @@ describe("batch frames", () => {
         stream.once("error", reject);
         stream.write({
           correlationId: "outer",
-          request: { case: "submit", value: order("outer") },
-          batch: [{ correlationId: "i", request: { case: "submit", value: order("inner") } }],
+          request: { case: "submit", value: orderRequest("outer") },
+          batch: [{ correlationId: "i", request: { case: "submit", value: orderRequest("inner") } }],
         });
       });
       stream.end();
@@ -295,10 +236,9 @@ describe("grpc.health.v1", () => {
   it("serves a plaintext health-only listener on grpc.healthPort: SERVING, then NOT_SERVING while closing", async () => {
     let release: () => void = () => undefined;
     let checking = false;
-    const repo = new MemoryOrderStore({ logLimit: 100 });
-    const core = new OrderEntry({
-      repo,
-      // Holds one order in its risk check, so the server is still draining when its health is read.
+    // Holds one order in its risk check, so the server is still draining when its health is read.
+    const server = await serveOrderEntry({
+      repo: new MemoryOrderStore({ logLimit: 100 }),
       risk: {
         check: async () => {
           checking = true;
@@ -308,20 +248,8 @@ describe("grpc.health.v1", () => {
           return { allowed: true } as CheckOrderResponse;
         },
       },
-      sender: { send: async () => ({ msgSeqNum: 1 }) as SendResponse, healthOf: () => SessionHealth.LIVE },
-      sessions: new Set([SESSION]),
-      onCommitted: () => undefined,
-      logger: pino({ level: "silent" }),
-    });
-    const server = await startGrpcServer({
-      core,
-      repo,
-      host: "127.0.0.1",
-      port: 0,
-      logger: pino({ level: "silent" }),
       security: { healthPort: 0, plaintext: true },
     });
-    const client = orderEntryClient(`127.0.0.1:${server.port}`);
     const health = `127.0.0.1:${server.healthPort}`;
     try {
       assert.ok(server.healthPort !== null && server.healthPort > 0 && server.healthPort !== server.port);
@@ -335,19 +263,9 @@ describe("grpc.health.v1", () => {
         other.close();
       }
 
-      const pending = client.rpc.submitOrder({
-        idempotencyKey: "held",
-        sessionId: SESSION,
-        account: "ACC1",
-        symbol: "IBM",
-        side: Side.BUY,
-        quantity: "1",
-        orderType: OrderType.LIMIT,
-        price: "1",
-        timeInForce: TimeInForce.DAY,
-      });
+      const pending = server.submit("held");
       await until(() => checking, "the risk check");
-      const closed = server.close();
+      const closed = server.stopServer();
       assert.equal(await checkHealth(health), "NOT_SERVING");
       assert.equal(await checkHealth(health, OrderEntryService.typeName), "NOT_SERVING");
       release();
@@ -357,7 +275,6 @@ describe("grpc.health.v1", () => {
       await assert.rejects(checkHealth(health, "", 1000));
     } finally {
       release();
-      client.close();
       await server.close();
     }
   });

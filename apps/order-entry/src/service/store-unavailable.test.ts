@@ -7,24 +7,13 @@
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import { describe, it } from "node:test";
-import {
-  type CheckOrderResponse,
-  OrderType,
-  RpcError,
-  type SendResponse,
-  SessionHealth,
-  Side,
-  TimeInForce,
-} from "@fixmesh/contracts";
+import { RpcError } from "@fixmesh/contracts";
 import { status as Code } from "@grpc/grpc-js";
-import pino from "pino";
-import { orderEntryClient } from "../client.js";
 import { RedisOrderStore } from "../store/redis.js";
-import { startGrpcServer } from "./grpc.js";
-import { OrderEntry } from "./order-entry.js";
+import { serveOrderEntry } from "./grpc.testkit.js";
 
 const REDIS_PORT = Number(process.env.REDIS_PORT ?? 6379);
-const SESSION = "FIX.4.4:CLIENT->VENUE";
+const _SESSION = "FIX.4.4:CLIENT->VENUE";
 const rand = () => Math.random().toString(36).slice(2, 10);
 
 /** A loopback TCP proxy to Redis that can be cut (stops listening, drops every connection) and restored. */
@@ -67,32 +56,8 @@ describe("order-entry with its Redis out of reach", { timeout: 60_000 }, () => {
     const proxy = new CuttableProxy();
     await proxy.start();
     const repo = await RedisOrderStore.connect({ url: `redis://127.0.0.1:${proxy.port}`, prefix: `oetest:${rand()}` });
-    let sent = 0;
-    const core = new OrderEntry({
-      repo,
-      risk: { check: async () => ({ allowed: true }) as CheckOrderResponse },
-      sender: { send: async () => ({ msgSeqNum: ++sent }) as SendResponse, healthOf: () => SessionHealth.LIVE },
-      sessions: new Set([SESSION]),
-      onCommitted: () => undefined,
-      logger: pino({ level: "silent" }),
-    });
-    const server = await startGrpcServer({ core, repo, host: "127.0.0.1", port: 0, logger: pino({ level: "silent" }) });
-    const client = orderEntryClient(`127.0.0.1:${server.port}`);
-    const submit = (key: string) =>
-      client.rpc.submitOrder(
-        {
-          idempotencyKey: key,
-          sessionId: SESSION,
-          account: "ACC1",
-          symbol: "IBM",
-          side: Side.BUY,
-          quantity: "1",
-          orderType: OrderType.LIMIT,
-          price: "1",
-          timeInForce: TimeInForce.DAY,
-        },
-        { deadline: Date.now() + 10_000 },
-      );
+    const oe = await serveOrderEntry({ repo });
+    const { submit } = oe;
     try {
       assert.ok((await submit("before")).order?.orderId, "placed while Redis is reachable");
 
@@ -105,7 +70,7 @@ describe("order-entry with its Redis out of reach", { timeout: 60_000 }, () => {
       assert.equal(err.code, Code.UNAVAILABLE, `${err.code} ${err.reason}: ${err.message}`);
       assert.equal(err.reason, "STORE_UNAVAILABLE");
       assert.ok(Date.now() - t0 < 8000, "answered promptly, not at the deadline");
-      assert.equal(sent, 1, "nothing went to the connector while the store was out of reach");
+      assert.equal(oe.sent(), 1, "nothing went to the connector while the store was out of reach");
 
       await proxy.start();
       // The client retries as it would on UNAVAILABLE, with the same key, until the store answers again.
@@ -122,10 +87,9 @@ describe("order-entry with its Redis out of reach", { timeout: 60_000 }, () => {
       const again = await submit("during");
       assert.equal(again.order?.orderId, placed, "the retry of a placed order answers the first result");
       assert.equal(again.replayed, true);
-      assert.equal(sent, 2, "each order reached the connector once");
+      assert.equal(oe.sent(), 2, "each order reached the connector once");
     } finally {
-      client.close();
-      await server.close();
+      await oe.close();
       await repo.destroy().catch(() => undefined);
       await repo.close();
       await proxy.cut();
