@@ -5,34 +5,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { InProcessBus } from "@fixmesh/bus";
-import {
-  createGrpcClient,
-  type GrpcClientOf,
-  KillSwitchScope,
-  OrderType,
-  RiskCheckKind,
-  RiskService,
-  SessionHealth,
-  Side,
-} from "@fixmesh/contracts";
+import { createGrpcClient, type GrpcClientOf, KillSwitchScope, RiskService } from "@fixmesh/contracts";
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { parseRiskConfig } from "./config/config.js";
-import { SESSION } from "./engine/testkit.js";
+import { checkRequest as check } from "./grpc/testkit.js";
 import { type RiskHandle, startRisk } from "./service.js";
-
-const check = (over: Record<string, unknown> = {}) => ({
-  kind: RiskCheckKind.NEW,
-  sessionId: SESSION,
-  account: "ACC1",
-  symbol: "IBM",
-  side: Side.BUY,
-  quantity: "100",
-  orderType: OrderType.LIMIT,
-  price: "100",
-  sessionHealth: SessionHealth.LIVE,
-  ...over,
-});
 
 describe("risk metrics", () => {
   const bus = new InProcessBus();

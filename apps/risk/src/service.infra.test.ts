@@ -7,21 +7,13 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, describe, it } from "node:test";
 import { type AuditEvent, type Delivered, JetStreamBus, type OrderEvent } from "@fixmesh/bus";
-import {
-  createGrpcClient,
-  type GrpcClientOf,
-  KillSwitchScope,
-  OrderType,
-  RiskCheckKind,
-  RiskService,
-  SessionHealth,
-  Side,
-} from "@fixmesh/contracts";
+import { createGrpcClient, type GrpcClientOf, KillSwitchScope, RiskService } from "@fixmesh/contracts";
 import * as grpc from "@grpc/grpc-js";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { parseRiskConfig, type RiskConfig } from "./config/config.js";
-import { orderEvent, SESSION } from "./engine/testkit.js";
+import { orderEvent } from "./engine/testkit.js";
+import { checkRequest } from "./grpc/testkit.js";
 import { type RiskHandle, startRisk } from "./service.js";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -93,17 +85,7 @@ function clientOf(risk: RiskHandle): { client: GrpcClientOf<typeof RiskService>;
   return { client: createGrpcClient(RiskService, conn), close: () => conn.close() };
 }
 
-const order = {
-  kind: RiskCheckKind.NEW,
-  sessionId: SESSION,
-  account: "ACC1",
-  symbol: "IBM",
-  side: Side.BUY,
-  quantity: "10",
-  orderType: OrderType.LIMIT,
-  price: "100",
-  sessionHealth: SessionHealth.LIVE,
-};
+const order = checkRequest({ quantity: "10" });
 
 async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
   const deadline = Date.now() + ms;

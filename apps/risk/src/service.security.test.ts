@@ -18,12 +18,8 @@ import {
   createGrpcClient,
   type GrpcClientOf,
   KillSwitchScope,
-  OrderType,
-  RiskCheckKind,
   RiskService,
   RpcError,
-  SessionHealth,
-  Side,
 } from "@fixmesh/contracts";
 import { clientTls } from "@fixmesh/security";
 import { type Issued, TestPki } from "@fixmesh/security/testing";
@@ -33,6 +29,7 @@ import { runRiskCli } from "./cli/cli.js";
 import { parseRiskConfig } from "./config/config.js";
 import { RiskConfigError } from "./config/errors.js";
 import { SESSION } from "./engine/testkit.js";
+import { checkRequest } from "./grpc/testkit.js";
 import { type RiskHandle, startRisk } from "./service.js";
 
 const T = { timeout: 30_000 };
@@ -52,19 +49,7 @@ principals:
     admin: [{ actions: [SetKillSwitch, SetLimits], resources: ["*"] }]
 `;
 
-function check(account: string) {
-  return {
-    kind: RiskCheckKind.NEW,
-    sessionId: SESSION,
-    account,
-    symbol: "IBM",
-    side: Side.BUY,
-    quantity: "10",
-    orderType: OrderType.LIMIT,
-    price: "100",
-    sessionHealth: SessionHealth.LIVE,
-  };
-}
+const check = (account: string) => checkRequest({ account, quantity: "10" });
 
 async function refusal(p: Promise<unknown>): Promise<RpcError> {
   try {

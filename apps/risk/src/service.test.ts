@@ -14,35 +14,19 @@ import {
   type GrpcClientOf,
   KillSwitchScope,
   OrderType,
-  RiskCheckKind,
   RiskService,
   RpcError,
   reflectedServiceNames,
-  SessionHealth,
   Side,
 } from "@fixmesh/contracts";
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { parseRiskConfig } from "./config/config.js";
 import { orderEvent, SESSION } from "./engine/testkit.js";
+import { checkRequest as check } from "./grpc/testkit.js";
 import { type RiskHandle, startRisk } from "./service.js";
 
 const quiet = pino({ level: "silent" });
-
-function check(over: Record<string, unknown> = {}) {
-  return {
-    kind: RiskCheckKind.NEW,
-    sessionId: SESSION,
-    account: "ACC1",
-    symbol: "IBM",
-    side: Side.BUY,
-    quantity: "100",
-    orderType: OrderType.LIMIT,
-    price: "100",
-    sessionHealth: SessionHealth.LIVE,
-    ...over,
-  };
-}
 
 describe("risk service over gRPC (embedded)", () => {
   const bus = new InProcessBus();

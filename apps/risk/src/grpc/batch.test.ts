@@ -15,11 +15,8 @@ import {
   type CheckOrderStreamResponse,
   createGrpcClient,
   type GrpcClientOf,
-  OrderType,
-  RiskCheckKind,
   RiskService,
   RpcError,
-  SessionHealth,
   Side,
 } from "@fixmesh/contracts";
 import { clientTls } from "@fixmesh/security";
@@ -29,26 +26,14 @@ import { pino } from "pino";
 import { parseRiskConfig } from "../config/config.js";
 import { SESSION } from "../engine/testkit.js";
 import { type RiskHandle, startRisk } from "../service.js";
+import { checkRequest } from "./testkit.js";
 
 const T = { timeout: 30_000 };
 const quiet = pino({ level: "silent" });
 const SERVER_NAME = "risk.fixmesh.test";
 const ORDER_ENTRY = "spiffe://fixmesh.test/ns/trading/sa/order-entry";
 
-function check(over: Record<string, unknown> = {}) {
-  return {
-    kind: RiskCheckKind.NEW,
-    sessionId: SESSION,
-    account: "ACC1",
-    symbol: "IBM",
-    side: Side.BUY,
-    quantity: "10",
-    orderType: OrderType.LIMIT,
-    price: "100",
-    sessionHealth: SessionHealth.LIVE,
-    ...over,
-  };
-}
+const check = (over: Record<string, unknown> = {}) => checkRequest({ quantity: "10", ...over });
 
 type Stream = ReturnType<GrpcClientOf<typeof RiskService>["checkOrderStream"]>;
 
