@@ -346,7 +346,6 @@ export async function startOrderEntry(config: OrderEntryConfig, opts: StartOptio
       const endpoint = await serveMetrics({ ...config.metrics, registry: metrics.registry, logger: log });
       undo.push(() => endpoint.close());
       metricsPort = endpoint.port;
-      log.info({ host: config.metrics.host, port: metricsPort }, "Prometheus metrics listening");
     }
 
     let closing: Promise<void> | null = null;

@@ -290,7 +290,6 @@ export async function startRisk(config: RiskConfig, deps: RiskDeps = {}): Promis
       const endpoint = await serveMetrics({ ...config.metrics, registry: metrics.registry, logger: log });
       cleanups.push(() => endpoint.close());
       metricsPort = endpoint.port;
-      log.info({ host: config.metrics.host, port: metricsPort }, "Prometheus metrics listening");
     }
 
     // --- the service -------------------------------------------------------------------------------------------

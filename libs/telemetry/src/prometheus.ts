@@ -129,7 +129,8 @@ export async function serveMetrics(opts: {
   host: string;
   port: number;
   registry: MetricsSource;
-  logger?: { error(obj: object, msg: string): void };
+  /** Says where it listens (info) and what failed (error). */
+  logger?: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }): Promise<MetricsEndpoint> {
   const scrape = async (res: ServerResponse, head: boolean) => {
     let body: string;
@@ -166,9 +167,11 @@ export async function serveMetrics(opts: {
     throw new Error(`metrics: cannot listen on ${opts.host}:${opts.port}: ${code}`, { cause: err });
   }
   server.on("error", (err) => opts.logger?.error({ err }, "metrics endpoint failed"));
+  const port = (server.address() as AddressInfo).port;
+  opts.logger?.info({ host: opts.host, port, path: METRICS_PATH }, "Prometheus metrics listening");
   let closed: Promise<void> | null = null;
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     close() {
       closed ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,5 +1,5 @@
 import type { RunnerLogger } from "@fixmesh/engine";
-import { METRICS_PATH, MetricsRegistry, serveMetrics } from "@fixmesh/telemetry";
+import { MetricsRegistry, serveMetrics } from "@fixmesh/telemetry";
 import { type MeteredRegistry, SessionMeters } from "./session-meters.js";
 
 export interface MetricsOptions {
@@ -47,7 +47,6 @@ export async function startMetrics(opts: MetricsOptions): Promise<MetricsHandle>
     await shutdown();
     throw err;
   }
-  log?.info({ host: opts.host, port: endpoint.port, path: METRICS_PATH }, "Prometheus metrics listening");
   let closed: Promise<void> | null = null;
   return {
     port: endpoint.port,
