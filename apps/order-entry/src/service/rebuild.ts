@@ -91,7 +91,6 @@ async function replay(
   const last = await bus.lastSeq();
   if (last === 0) return 0;
   const queue: Delivered[] = [];
-  let head = 0;
   let most = 0;
   let wake: (() => void) | null = null;
   // Set while the subscription's handler waits for room (a holder: TypeScript does not track closures' writes).
@@ -100,9 +99,9 @@ async function replay(
     filter,
     (d) => {
       queue.push(d);
-      most = Math.max(most, queue.length - head);
+      most = Math.max(most, queue.length);
       wake?.();
-      if (queue.length - head < REPLAY_BUFFER) return undefined;
+      if (queue.length < REPLAY_BUFFER) return undefined;
       return new Promise<void>((r) => {
         full.resume = r;
       });
@@ -113,7 +112,8 @@ async function replay(
     let seen = 0;
     let idleSince = Date.now();
     while (seen < last) {
-      if (head === queue.length) {
+      const d = queue.shift();
+      if (d === undefined) {
         if (Date.now() - idleSince > stallMs) {
           throw new Error(`stream stalled at ${seen} of ${last} (nothing for ${stallMs} ms)`);
         }
@@ -124,13 +124,8 @@ async function replay(
         wake = null;
         continue;
       }
-      const d = queue[head++] as Delivered;
-      if (head >= REPLAY_BUFFER) {
-        queue.splice(0, head);
-        head = 0;
-      }
       const resume = full.resume;
-      if (resume !== null && queue.length - head <= REPLAY_BUFFER / 2) {
+      if (resume !== null && queue.length <= REPLAY_BUFFER / 2) {
         full.resume = null;
         resume();
       }
