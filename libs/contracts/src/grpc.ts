@@ -265,7 +265,7 @@ export function grpcClientConstructor<S extends GenServiceMethods>(service: GenS
 // Reflection
 
 /** What @grpc/reflection reads of a proto-loader package definition. */
-export interface ReflectionPackageDefinition {
+interface ReflectionPackageDefinition {
   [name: string]: { format: string; type: object; fileDescriptorProtos: Buffer[] };
 }
 
@@ -273,7 +273,7 @@ export interface ReflectionPackageDefinition {
  * The services' proto files (and every file they import) in the shape @grpc/reflection's `ReflectionService`
  * takes, so a server built on protobuf-es can offer server reflection without proto-loader.
  */
-export function reflectionPackageDefinition(...services: DescService[]): ReflectionPackageDefinition {
+function reflectionPackageDefinition(...services: DescService[]): ReflectionPackageDefinition {
   const files = new Map<string, DescFile>();
   const visit = (f: DescFile): void => {
     if (files.has(f.name)) return;

@@ -40,8 +40,6 @@ export {
   grpcClientConstructor,
   grpcImplementation,
   grpcServiceDefinition,
-  type ReflectionPackageDefinition,
-  reflectionPackageDefinition,
   type UnaryImpl,
 } from "./grpc.js";
 
