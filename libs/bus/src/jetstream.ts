@@ -7,7 +7,6 @@ import {
   jetstreamManager,
 } from "@nats-io/jetstream";
 import {
-  connect,
   createInbox,
   type Msg,
   type NatsConnection,
@@ -15,6 +14,7 @@ import {
   headers as natsHeaders,
 } from "@nats-io/transport-node";
 import type { Delivered, EventBus, Subscription } from "./bus.js";
+import { connectCoalescing } from "./coalescing-transport.js";
 import { type DurableConsumer, type DurableConsumerOptions, JetStreamDurableConsumer } from "./durable.js";
 import type { BusEvent } from "./events.js";
 
@@ -74,7 +74,7 @@ export class JetStreamBus implements EventBus {
   ) {}
 
   static async connect(opts: JetStreamBusOptions): Promise<JetStreamBus> {
-    const nc = await connect({
+    const nc = await connectCoalescing({
       servers: opts.servers,
       name: opts.name ?? "fixmesh",
       timeout: opts.connectTimeoutMs ?? 5000,
