@@ -24,9 +24,18 @@ export interface PublisherOptions {
    * marking round trip and a delivery to every consumer per event — a wake-up of four processes each time.
    */
   lingerMs?: number;
+  /**
+   * How long published positions wait to be marked in the store together (default 200 ms; 0: marked right after
+   * each publish). A mark is a store round trip that nobody waits for: marked late, an entry is at worst published
+   * again by a sweep — never, as the sweep takes entries older than `sweepMs` and marks what is waiting first.
+   */
+  markMs?: number;
 }
 
 const DEFAULT_LINGER_MS = 5;
+const DEFAULT_MARK_MS = 200;
+/** Positions waiting to be marked that make a mark go at once. */
+const MARK_BATCH = 1000;
 
 export function orderEventOf(e: LogEntry, prefix: string): BusEvent {
   const ev = e.event;
@@ -46,6 +55,8 @@ export class OrderEventPublisher {
   private readonly prefix: string;
   private closed = false;
   private inFlight: Promise<void> = Promise.resolve();
+  private marks: number[] = [];
+  private markTimer: NodeJS.Timeout | null = null;
   published = 0;
   failures = 0;
 
@@ -78,13 +89,13 @@ export class OrderEventPublisher {
   private async publish(batch: LogEntry[]): Promise<void> {
     if (batch.length === 0) return;
     if (this.opts.bus === null) {
-      await this.opts.repo.markPublished(batch.map((e) => e.position)).catch(() => undefined);
+      this.mark(batch);
       return;
     }
     try {
       await this.opts.bus.publish(batch.map((e) => orderEventOf(e, this.prefix)));
       this.published += batch.length;
-      await this.opts.repo.markPublished(batch.map((e) => e.position));
+      this.mark(batch);
     } catch (err) {
       // Left unmarked: the sweep publishes them again.
       this.failures++;
@@ -92,9 +103,36 @@ export class OrderEventPublisher {
     }
   }
 
+  private mark(batch: readonly LogEntry[]): void {
+    for (const e of batch) this.marks.push(e.position);
+    const wait = this.opts.markMs ?? DEFAULT_MARK_MS;
+    if (wait <= 0 || this.marks.length >= MARK_BATCH) {
+      void this.flushMarks();
+      return;
+    }
+    if (this.markTimer === null) {
+      this.markTimer = setTimeout(() => void this.flushMarks(), wait);
+      this.markTimer.unref();
+    }
+  }
+
+  /** Marks what was published since the last mark; what fails to be marked is published again by a sweep. */
+  private async flushMarks(): Promise<void> {
+    if (this.markTimer !== null) clearTimeout(this.markTimer);
+    this.markTimer = null;
+    const positions = this.marks;
+    if (positions.length === 0) return;
+    this.marks = [];
+    await this.opts.repo
+      .markPublished(positions)
+      .catch((err: unknown) => this.opts.logger.warn({ err, events: positions.length }, "ORDERS marking failed"));
+  }
+
   private async sweep(olderThanMs: number): Promise<void> {
     if (this.closed) return;
     try {
+      // Entries published but not marked yet are not stale: marked first, the sweep does not see them.
+      await this.flushMarks();
       const stale = await this.opts.repo.unpublished(olderThanMs, Date.now(), 1000);
       if (stale.length > 0) this.inFlight = this.inFlight.then(() => this.publish(stale));
       await this.inFlight;
@@ -110,5 +148,6 @@ export class OrderEventPublisher {
     this.queue = [];
     this.inFlight = this.inFlight.then(() => this.publish(batch));
     await this.inFlight;
+    await this.flushMarks();
   }
 }
