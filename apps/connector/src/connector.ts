@@ -425,14 +425,26 @@ class RunningConnector implements Connector {
     if (this.bus !== null) {
       const p = new OutboxPublisher(store, this.bus, { batch: OUTBOX_BATCH });
       // Woken at most once per OUTBOX_LINGER_MS: a commit per event-loop turn each waking the publisher cost a
-      // read and an ack (two more round trips on the store's connection) per commit, a few events each.
+      // read and an ack (two more round trips on the store's connection) per commit, a few events each. The
+      // first commit after a quiet spell wakes it at once: a lone ExecutionReport is not held back by the linger.
       let wake: NodeJS.Timeout | null = null;
+      let lastWake = Number.NEGATIVE_INFINITY;
       const off = runner.onCommit((c) => {
         if (c.events === 0 || wake !== null) return;
-        wake = setTimeout(() => {
-          wake = null;
+        const now = performance.now();
+        if (now - lastWake >= OUTBOX_LINGER_MS) {
+          lastWake = now;
           p.notify();
-        }, OUTBOX_LINGER_MS);
+          return;
+        }
+        wake = setTimeout(
+          () => {
+            wake = null;
+            lastWake = performance.now();
+            p.notify();
+          },
+          OUTBOX_LINGER_MS - (now - lastWake),
+        );
       });
       unsubscribe = () => {
         off();
