@@ -5,15 +5,33 @@
  * a per-session counter that never resets (Redis INCR, shared by every instance), or — in memory, where a counter
  * dies with the process — plus this process's start token.
  */
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
+
+/** Random bytes drawn 4 KiB at a time from the same CSPRNG: a randomBytes(8) call per order cost more than the id. */
+const pool = Buffer.alloc(4096);
+let poolAt = pool.length;
 
 export function newOrderId(now: number): string {
-  return `o-${now.toString(36)}-${randomBytes(8).toString("hex")}`;
+  if (poolAt + 8 > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const random = pool.toString("hex", poolAt, poolAt + 8);
+  poolAt += 8;
+  return `o-${now.toString(36)}-${random}`;
 }
 
-/** `YYYYMMDD` of `now`, UTC. */
+const DAY_MS = 86_400_000;
+let dayStart = Number.NaN;
+let dayText = "";
+
+/** `YYYYMMDD` of `now`, UTC (the last day asked for is kept: ids of one day ask for the same one). */
 export function tradeDate(now: number): string {
-  return new Date(now).toISOString().slice(0, 10).replaceAll("-", "");
+  if (!(now >= dayStart && now < dayStart + DAY_MS)) {
+    dayStart = now - (((now % DAY_MS) + DAY_MS) % DAY_MS);
+    dayText = new Date(now).toISOString().slice(0, 10).replaceAll("-", "");
+  }
+  return dayText;
 }
 
 /** A ClOrdID from the date and a counter that never repeats within the session: `20261127-1z`. */
