@@ -50,6 +50,11 @@ import { type SessionStore, Stores } from "./store/store.js";
 const OUTBOX_BATCH = 1024;
 /** How long the outbox publisher lets events gather after a commit before it reads them. */
 const OUTBOX_LINGER_MS = 5;
+/**
+ * How long published events may stay in the outbox before they are acknowledged together: a crash meanwhile
+ * republishes them, and the bus's duplicate window (minutes) drops the copies.
+ */
+const OUTBOX_ACK_MS = 100;
 
 export interface Connector extends SessionRegistry {
   readonly config: ConnectorConfig;
@@ -423,13 +428,15 @@ class RunningConnector implements Connector {
     let publisher: OutboxPublisher | null = null;
     let unsubscribe: (() => void) | null = null;
     if (this.bus !== null) {
-      const p = new OutboxPublisher(store, this.bus, { batch: OUTBOX_BATCH });
+      const p = new OutboxPublisher(store, this.bus, { batch: OUTBOX_BATCH, ackEveryMs: OUTBOX_ACK_MS });
       // Woken at most once per OUTBOX_LINGER_MS: a commit per event-loop turn each waking the publisher cost a
       // read and an ack (two more round trips on the store's connection) per commit, a few events each. The
       // first commit after a quiet spell wakes it at once: a lone ExecutionReport is not held back by the linger.
       let wake: NodeJS.Timeout | null = null;
       let lastWake = Number.NEGATIVE_INFINITY;
       const off = runner.onCommit((c) => {
+        // The committed events themselves (memory and Redis stores say where they sit): published from memory.
+        if (c.entries !== undefined) p.offer(c.entries);
         if (c.events === 0 || wake !== null) return;
         const now = performance.now();
         if (now - lastWake >= OUTBOX_LINGER_MS) {

@@ -13,6 +13,7 @@ import {
   MemoryBacking,
   MemoryStore,
   type MessageStore,
+  type OutboxEntry,
   resolveSettings,
   type SessionSettings,
   StaleEpochError,
@@ -38,7 +39,7 @@ class GatedStore extends MemoryStore {
   private waiting: Array<() => void> = [];
   commits = 0;
 
-  override async commit(batch: CommitBatch): Promise<void> {
+  override async commit(batch: CommitBatch): Promise<readonly OutboxEntry[] | undefined> {
     if (this.hold) await new Promise<void>((r) => this.waiting.push(r));
     this.commits++;
     return super.commit(batch);

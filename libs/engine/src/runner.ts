@@ -6,6 +6,7 @@ import {
   type IdempotencyRecord,
   type MessageStore,
   nextDeadline,
+  type OutboxEntry,
   type OutboxEvent,
   type SessionAction,
   type SessionEvent,
@@ -91,6 +92,11 @@ export interface CommitInfo {
   ms: number;
   messages: number;
   events: number;
+  /**
+   * The events as the store now holds them in its outbox, with their positions, when the store says (memory,
+   * Redis): what the outbox publisher can publish without reading them back. Not to be changed.
+   */
+  entries?: readonly OutboxEntry[];
 }
 
 /** What a framer produced from the first bytes of an accepted connection. */
@@ -641,12 +647,13 @@ export class SessionRunner implements SessionHandle {
             if (k !== undefined) keys.push({ key: k.key, fingerprint: k.fingerprint, seq: r.seq });
           }
           if (keys.length > 0) commitBatch.idempotency = keys;
-          await this.store.commit(commitBatch);
+          const entries = await this.store.commit(commitBatch);
           const info: CommitInfo = {
             ms: performance.now() - t0,
             messages: batch.outbound.length,
             events: batch.events.length,
           };
+          if (entries) info.entries = entries;
           for (const l of this.commitListeners) l(info);
         }
       } catch (err) {

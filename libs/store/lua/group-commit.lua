@@ -11,6 +11,7 @@
 -- ARGV[8] the messages, seqs ascending: each u32 length · member (record.ts, whose bytes 2..7 are its u48 seq)
 -- ARGV[9] j, the number of idempotency keys; when j > 0: ARGV[10] now (ms), ARGV[11] ttl (ms), ARGV[12] most keys
 --   kept, then j key, value pairs
+-- Returns the position of the first event (0 when k = 0); the others follow it one by one.
 local err = guard(KEYS[1], ARGV[1], ARGV[2])
 if err then
   return err
@@ -51,10 +52,14 @@ if size > 0 then
   end
 end
 local k = tonumber(ARGV[6])
+-- The position of the batch's first event (0: no events), returned: the caller's events are then known to sit at
+-- first, first + 1, … without reading them back.
+local first_pos = 0
 if k > 0 then
   -- Positions come from a counter in meta that only grows (a reset leaves it, and the outbox, alone). They stay
   -- far below 2^48, so the u48 in the member and the score (a double) hold them exactly.
   local pos = redis.call('HINCRBY', KEYS[1], 'outboxPos', k) - k
+  first_pos = pos + 1
   local events = ARGV[7]
   local p = 1
   local args = {}
@@ -100,4 +105,4 @@ if j > 0 then
   redis.call('PEXPIRE', KEYS[5], ARGV[11])
 end
 redis.call('HSET', KEYS[1], 'nextSenderSeq', ARGV[3], 'nextTargetSeq', ARGV[4])
-return 1
+return first_pos

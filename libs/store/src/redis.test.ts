@@ -208,7 +208,7 @@ describe("redis store on a real server", () => {
       const total = 100_000;
       const chunk = 1_000;
       const t0 = performance.now();
-      const pending: Promise<void>[] = [];
+      const pending: Promise<unknown>[] = [];
       for (let seq = 1; seq <= total; seq += chunk) {
         pending.push(
           s.commit({ outbound: messages(seq, seq + chunk - 1), nextSenderSeq: seq + chunk, nextTargetSeq: 1 }),

@@ -146,7 +146,7 @@ export class RedisStore implements MessageStore {
     });
   }
 
-  async commit(batch: CommitBatch): Promise<void> {
+  async commit(batch: CommitBatch): Promise<readonly OutboxEntry[] | undefined> {
     checkBatch(batch);
     // Encoded now, into one buffer: the store's own copy, since the engine reuses its encode buffers as soon as
     // this call returns. Events and messages each go as one argument (see group-commit.lua).
@@ -164,9 +164,12 @@ export class RedisStore implements MessageStore {
     for (const m of outbound) size += 4 + memberLength(m);
     const buf = Buffer.allocUnsafe(size);
     let at = 0;
+    // Where each event's payload landed in `buf`: the entries handed back point there (our bytes, not the engine's).
+    const payloadEnds: number[] = new Array(events.length);
     for (let i = 0; i < events.length; i++) {
       const end = writeEventBody(buf, at + 4, events[i], headers[i]);
       buf.writeUInt32BE(end - at - 4, at);
+      payloadEnds[i] = end;
       at = end;
     }
     for (const m of outbound) {
@@ -191,7 +194,7 @@ export class RedisStore implements MessageStore {
     return this.later(async () => {
       const cycle = this.openCycle();
       const epoch = this.epoch;
-      await this.call("commit", epoch, () =>
+      const firstPos = await this.call("commit", epoch, () =>
         this.client.fixmeshStoreGroupCommit(
           this.keys.meta,
           this.keys.out(cycle),
@@ -203,6 +206,23 @@ export class RedisStore implements MessageStore {
           ...args,
         ),
       );
+      if (events.length === 0) return;
+      const first = Number(firstPos);
+      if (!Number.isSafeInteger(first) || first < 1) return;
+      const entries: OutboxEntry[] = new Array(events.length);
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i];
+        const end = payloadEnds[i] as number;
+        const entry: OutboxEntry = {
+          id: e.id,
+          subject: e.subject,
+          payload: buf.subarray(end - e.payload.length, end),
+          pos: first + i,
+        };
+        if (e.headers !== undefined) entry.headers = e.headers;
+        entries[i] = entry;
+      }
+      return entries;
     });
   }
 

@@ -49,7 +49,7 @@ export class FencedStore implements MessageStore {
     return this.guard(this.inner.fence(epoch));
   }
 
-  commit(batch: CommitBatch): Promise<void> {
+  commit(batch: CommitBatch): Promise<readonly OutboxEntry[] | undefined> {
     return this.guard(this.inner.commit(batch));
   }
 

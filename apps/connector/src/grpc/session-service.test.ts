@@ -79,7 +79,7 @@ class FaultyStore implements MessageStore {
   fence(epoch: number): Promise<void> {
     return this.inner.fence(epoch);
   }
-  async commit(batch: CommitBatch): Promise<void> {
+  async commit(batch: CommitBatch): Promise<readonly OutboxEntry[] | undefined> {
     if (this.commitDelayMs > 0) await new Promise((r) => setTimeout(r, this.commitDelayMs));
     if (this.failCommits) throw new Error("disk on fire");
     return this.inner.commit(batch);

@@ -207,16 +207,17 @@ export class SessionStore implements MessageStore {
     return inner instanceof RedisStore ? () => inner.currentEpoch() : undefined;
   }
 
-  async commit(batch: CommitBatch): Promise<void> {
-    await this.inner.commit(batch);
+  async commit(batch: CommitBatch): Promise<readonly OutboxEntry[] | undefined> {
+    const entries = await this.inner.commit(batch);
     if (batch.outbound.length > 0) this.opts.onCommit?.(batch.outbound);
     const keep = this.opts.retainMessages;
-    if (keep === undefined) return;
+    if (keep === undefined) return entries;
     const below = batch.nextSenderSeq - keep;
     if (below >= this.trimmedBelow + this.trimStep) {
       await this.inner.trim(below);
       this.trimmedBelow = below;
     }
+    return entries;
   }
 
   getRange(begin: number, end: number): Promise<StoredMessage[]> {

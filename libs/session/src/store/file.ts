@@ -259,11 +259,13 @@ export class FileStore implements MessageStore {
     });
   }
 
-  async commit(batch: CommitBatch): Promise<void> {
+  /** Resolves with nothing: the outbox publisher reads the events from the log (it does not know their positions). */
+  async commit(batch: CommitBatch): Promise<undefined> {
     checkBatch(batch);
     const { nextSenderSeq, nextTargetSeq } = batch;
     const unit = prepareUnit(batch.outbound, { next: { nextSenderSeq, nextTargetSeq }, events: batch.events });
-    return this.serial(() => this.append(unit, false));
+    await this.serial(() => this.append(unit, false));
+    return undefined;
   }
 
   async getRange(begin: number, end: number): Promise<StoredMessage[]> {

@@ -64,7 +64,7 @@ export class MemoryStore implements MessageStore {
     this.epoch = epoch;
   }
 
-  async commit(batch: CommitBatch): Promise<void> {
+  async commit(batch: CommitBatch): Promise<readonly OutboxEntry[] | undefined> {
     const s = this.writable();
     checkBatch(batch);
     const messages = this.backing.messages;
@@ -74,7 +74,11 @@ export class MemoryStore implements MessageStore {
     s.nextSenderSeq = batch.nextSenderSeq;
     s.nextTargetSeq = batch.nextTargetSeq;
     const b = this.backing;
-    for (const e of batch.events ?? []) b.outbox.push({ ...copyEvent(e), pos: ++b.outboxPos });
+    const events = batch.events ?? [];
+    if (events.length === 0) return;
+    const from = b.outbox.length;
+    for (const e of events) b.outbox.push({ ...copyEvent(e), pos: ++b.outboxPos });
+    return b.outbox.slice(from).map((e) => ({ ...e }));
   }
 
   async readOutbox(limit: number): Promise<OutboxEntry[]> {

@@ -199,7 +199,7 @@ export function storeSuite(name: string, factory: StoreHarnessFactory): void {
     test("commits issued without awaiting are applied in call order", async (make) => {
       const s = make();
       await s.open(NOW);
-      const pending: Promise<void>[] = [];
+      const pending: Promise<unknown>[] = [];
       for (let seq = 1; seq <= 20; seq += 2) {
         pending.push(s.commit({ outbound: messages(seq, seq + 1), nextSenderSeq: seq + 2, nextTargetSeq: seq }));
       }
@@ -479,6 +479,32 @@ export function storeSuite(name: string, factory: StoreHarnessFactory): void {
       const b = make();
       await b.open(LATER);
       assert.deepEqual(await b.readOutbox(100), read);
+    });
+
+    test("a commit that hands its events back hands them as the outbox holds them, positions included", async (make) => {
+      const s = make();
+      await s.open(NOW);
+      const first = await s.commit({
+        outbound: messages(1, 1),
+        nextSenderSeq: 2,
+        nextTargetSeq: 1,
+        events: events(1, 2),
+      });
+      const none = await s.commit({ outbound: messages(2, 2), nextSenderSeq: 3, nextTargetSeq: 1 });
+      const second = await s.commit({ outbound: [], nextSenderSeq: 3, nextTargetSeq: 2, events: [event(3, "in")] });
+      const read = await s.readOutbox(100);
+      if (s.kind === "file") {
+        // The file store does not know the positions when it appends: its publisher reads.
+        assert.deepEqual([first, none, second], [undefined, undefined, undefined]);
+        return;
+      }
+      assert.ok(Array.isArray(first) && Array.isArray(second), `${s.kind} hands the events back`);
+      assert.ok(none === undefined || (Array.isArray(none) && none.length === 0), "a commit without events, none");
+      assertSameEvents([...first, ...second], read);
+      assert.deepEqual(
+        [...first, ...second].map((e) => e.pos),
+        read.map((e) => e.pos),
+      );
     });
 
     test("readOutbox returns at most `limit` events, the oldest first, and leaves them there", async (make) => {

@@ -92,8 +92,12 @@ export interface MessageStore {
   open(now: number): Promise<StoreState>;
   /** Raises the session's epoch to `epoch` and makes it this writer's; lower than the current → StaleEpochError. */
   fence(epoch: number): Promise<void>;
-  /** Persists a batch atomically. StaleEpochError when a higher epoch has fenced the session since. */
-  commit(batch: CommitBatch): Promise<void>;
+  /**
+   * Persists a batch atomically. StaleEpochError when a higher epoch has fenced the session since. A store that
+   * can resolves with the batch's events as they now sit in the outbox (with their positions, payloads the store's
+   * own bytes, not to be changed): the outbox publisher then takes them from memory instead of reading them back.
+   */
+  commit(batch: CommitBatch): Promise<readonly OutboxEntry[] | undefined>;
   /** Stored outbound messages with seq in [begin, end] (inclusive), ascending; missing ones are skipped. */
   getRange(begin: number, end: number): Promise<StoredMessage[]>;
   /** Starts a new cycle: both sequence numbers back to 1 (or as given), log emptied. Returns the new state. */
