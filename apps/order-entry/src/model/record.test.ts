@@ -1,29 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { clone, newRecord, step } from "./record.js";
+import { clone, step } from "./record.js";
+import { testRecord } from "./record.testkit.js";
 
 const T0 = Date.UTC(2026, 10, 27, 9, 0, 0);
 
 function filledRecord() {
-  const r = newRecord(
-    {
-      orderId: "o-1",
-      sessionId: "FIX.4.4:CLIENT->VENUE",
-      clOrdId: "20261127-1",
-      account: "ACC1",
-      symbol: "XYZ",
-      side: "1",
-      ordType: "2",
-      orderQty: "100",
-      price: "10",
-      timeInForce: "0",
-      idempotencyKey: "k-1",
-    },
-    1,
-    T0,
-  );
-  assert.ok("record" in r);
-  const sent = step(r.record, { type: "sent", msgSeqNum: 7 }, T0 + 1).record;
+  const rec = testRecord({ orderId: "o-1", clOrdId: "20261127-1", idempotencyKey: "k-1" }, 1, T0);
+  const sent = step(rec, { type: "sent", msgSeqNum: 7 }, T0 + 1).record;
   assert.ok(sent);
   const fill = step(
     sent,

@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type BusEvent, type Delivered, type EventBus, InProcessBus } from "@fixmesh/bus";
 import pino from "pino";
-import { newRecord } from "../model/record.js";
-import { newOrderId } from "../store/ids.js";
+import { testRecord } from "../model/record.testkit.js";
 import { MemoryOrderStore } from "../store/memory.js";
 import type { LogEntry, OrderRepository } from "../store/types.js";
 import { OrderEventPublisher } from "./publisher.js";
@@ -17,25 +16,8 @@ async function placeOrders(repo: OrderRepository, n: number): Promise<LogEntry[]
   for (let i = 0; i < n; i++) {
     const now = Date.now();
     const clOrdId = await repo.nextClOrdId(SESSION, now);
-    const r = newRecord(
-      {
-        orderId: newOrderId(now),
-        sessionId: SESSION,
-        clOrdId,
-        account: "ACC1",
-        symbol: "XYZ",
-        side: "1",
-        ordType: "2",
-        orderQty: "100",
-        price: "10",
-        timeInForce: "0",
-        idempotencyKey: `k-${clOrdId}`,
-      },
-      i + 1,
-      now,
-    );
-    assert.ok("record" in r);
-    out.push((await repo.create(r.record, now)).entry);
+    const rec = testRecord({ clOrdId, idempotencyKey: `k-${clOrdId}`, sessionId: SESSION }, i + 1, now);
+    out.push((await repo.create(rec, now)).entry);
   }
   return out;
 }

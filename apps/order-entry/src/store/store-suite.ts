@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { OrderStatus } from "@fixmesh/contracts";
 import type { ExecutionReport } from "@fixmesh/orders";
-import { newRecord, type OrderRecord, statusOf } from "../model/record.js";
-import { newOrderId } from "./ids.js";
+import { type OrderRecord, statusOf } from "../model/record.js";
+import { testRecord } from "../model/record.testkit.js";
 import type { LogEntry, OrderRepository } from "./types.js";
 
 export interface SuiteBackend {
@@ -41,26 +41,19 @@ function er(
 async function placed(s: OrderRepository, over: { account?: string; symbol?: string; qty?: string } = {}) {
   const clOrdId = await s.nextClOrdId(SESSION, T0);
   const seq = ++listSeq;
-  const r = newRecord(
+  const rec = testRecord(
     {
-      orderId: newOrderId(T0),
-      sessionId: SESSION,
       clOrdId,
       account: over.account ?? "ACC1",
       symbol: over.symbol ?? "XYZ",
-      side: "1",
-      ordType: "2",
       orderQty: over.qty ?? "100",
-      price: "10",
-      timeInForce: "0",
       idempotencyKey: `k-${clOrdId}`,
     },
     seq,
     T0,
   );
-  assert.ok("record" in r);
-  const { entry } = await s.create(r.record, T0);
-  return { rec: r.record, entry, clOrdId };
+  const { entry } = await s.create(rec, T0);
+  return { rec, entry, clOrdId };
 }
 
 function newTicker(): () => number {
@@ -112,24 +105,8 @@ export function runStoreSuite(name: string, backend: SuiteBackend): void {
       "refuses a second order with a ClOrdID already used on the session",
       withStores(async (a, b) => {
         const { clOrdId } = await placed(a);
-        const r = newRecord(
-          {
-            orderId: newOrderId(T0),
-            sessionId: SESSION,
-            clOrdId,
-            account: "A",
-            symbol: "XYZ",
-            side: "1",
-            ordType: "2",
-            orderQty: "1",
-            price: "1",
-            timeInForce: "0",
-          },
-          1,
-          T0,
-        );
-        assert.ok("record" in r);
-        await assert.rejects(b.create(r.record, T0), { name: "DuplicateOrderError" });
+        const dup = testRecord({ clOrdId, account: "A", orderQty: "1", price: "1" }, 1, T0);
+        await assert.rejects(b.create(dup, T0), { name: "DuplicateOrderError" });
       }),
     );
 
@@ -300,27 +277,11 @@ export function runStoreSuite(name: string, backend: SuiteBackend): void {
         );
         assert.equal((await a.unmatched(SESSION)).length, 1);
         assert.equal((await a.counters()).unknownOrder, 1);
-        const r = newRecord(
-          {
-            orderId: newOrderId(T0),
-            sessionId: SESSION,
-            clOrdId,
-            account: "A",
-            symbol: "XYZ",
-            side: "1",
-            ordType: "2",
-            orderQty: "100",
-            price: "10",
-            timeInForce: "0",
-          },
-          7,
-          T0,
-        );
-        assert.ok("record" in r);
-        const { released } = await b.create(r.record, T0 + 1);
+        const late = testRecord({ clOrdId, account: "A" }, 7, T0);
+        const { released } = await b.create(late, T0 + 1);
         assert.equal(released.length, 1);
         assert.equal(released[0]?.event.change, "ACK");
-        assert.equal(statusOf((await a.get(r.record.order.id))!), OrderStatus.NEW);
+        assert.equal(statusOf((await a.get(late.order.id))!), OrderStatus.NEW);
         assert.equal((await a.unmatched(SESSION)).length, 0);
       }),
     );
