@@ -46,7 +46,13 @@ export {
   type GrpcSecurityOptions,
   type SecurityLogger,
 } from "./grpc/security.js";
-export { type ListeningSecured, type ListenSecuredOptions, listenSecured } from "./grpc/serve.js";
+export {
+  type ListeningSecured,
+  type ListenSecuredOptions,
+  listenSecured,
+  type ServeProtectedOptions,
+  serveProtected,
+} from "./grpc/serve.js";
 export {
   accountOf,
   auditServiceRules,

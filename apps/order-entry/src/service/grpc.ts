@@ -9,10 +9,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
-  addGrpcService,
-  addReflection,
   type GrpcServiceImplOf,
-  HealthService,
   OrderEntryService,
   type OrderRequestFrame,
   type OrderUpdateSchema,
@@ -26,9 +23,9 @@ import {
   type GrpcSecurity,
   type GrpcSecurityConfig,
   grant,
-  listenSecured,
   orderEntryRules,
   type RulesOf,
+  serveProtected,
   toSecurityOptions,
 } from "@fixmesh/security";
 import { startSpan, tracingEnabled } from "@fixmesh/telemetry";
@@ -257,18 +254,10 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   // Every call is authenticated and checked against the policy before its handler runs (and every
   // SubmitOrderStream frame): SubmitOrder needs `trade` on its session and account, MassCancel is an audited
   // admin action that needs a deadline; the by-id methods authorize in the handler once the order is found.
-  addGrpcService(server, OrderEntryService, sec.protect(OrderEntryService, orderEntryServerRules, impl), {
-    onInternalError: (err, method) => log.error({ err, method }, "gRPC call failed unexpectedly"),
-  });
-  const health = new HealthService({ "": "SERVING", [OrderEntryService.typeName]: "SERVING" });
-  health.addTo(server);
-  addReflection(server, OrderEntryService);
-  const listening = await listenSecured(server, sec, {
+  const { listening, health } = await serveProtected(server, sec, OrderEntryService, orderEntryServerRules, impl, {
     host: opts.host,
     port: opts.port,
     healthPort: opts.security?.healthPort,
-    addHealth: (s) => health.addTo(s),
-    name: "OrderEntryService",
     clientCert: opts.security?.tls?.clientCert,
     log,
   });

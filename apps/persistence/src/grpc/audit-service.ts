@@ -7,11 +7,8 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type Timestamp, timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   AuditService,
-  addGrpcService,
-  addReflection,
   ErrorReason,
   type GrpcServiceImplOf,
-  HealthService,
   MessageDirection,
   type MessageFilter as MessageFilterMsg,
   RpcError,
@@ -24,7 +21,7 @@ import {
   createGrpcSecurity,
   EMBEDDED_GRPC_SECURITY,
   type GrpcSecurityConfig,
-  listenSecured,
+  serveProtected,
   toSecurityOptions,
 } from "@fixmesh/security";
 import { Server, type ServerWritableStream, status } from "@grpc/grpc-js";
@@ -368,21 +365,20 @@ export async function startAuditServer(opts: AuditServerOptions): Promise<AuditS
     }),
   );
   const server = new Server(security.serverOptions);
-  addGrpcService(server, AuditService, security.protect(AuditService, auditServiceRules, auditHandlers(opts)), {
-    onInternalError: (err, method) => log?.error({ err, method }, "gRPC call failed unexpectedly"),
-  });
-  const health = new HealthService({ "": "SERVING", [AuditService.typeName]: "SERVING" });
-  health.addTo(server);
-  addReflection(server, AuditService);
-  const listening = await listenSecured(server, security, {
-    host: opts.host,
-    port: opts.port,
-    healthPort: opts.security?.healthPort,
-    addHealth: (s) => health.addTo(s),
-    name: "AuditService",
-    clientCert: opts.security?.tls?.clientCert,
-    log,
-  });
+  const { listening, health } = await serveProtected(
+    server,
+    security,
+    AuditService,
+    auditServiceRules,
+    auditHandlers(opts),
+    {
+      host: opts.host,
+      port: opts.port,
+      healthPort: opts.security?.healthPort,
+      clientCert: opts.security?.tls?.clientCert,
+      log,
+    },
+  );
   const { port, healthPort } = listening;
   let closed: Promise<void> | null = null;
   return {

@@ -1,13 +1,10 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
-  addGrpcService,
-  addReflection,
   type CheckOrderStreamRequest,
   type CheckOrderStreamResponseSchema,
   ErrorReason,
   type GrpcServiceImplOf,
-  HealthService,
   RiskService,
   RpcError,
 } from "@fixmesh/contracts";
@@ -17,8 +14,8 @@ import {
   EMBEDDED_GRPC_SECURITY,
   type GrpcSecurity,
   type GrpcSecurityConfig,
-  listenSecured,
   riskRules,
+  serveProtected,
   toSecurityOptions,
 } from "@fixmesh/security";
 import {
@@ -67,8 +64,6 @@ export interface RiskGrpcHandle {
   readonly authorization: "open" | "enforce";
   close(): Promise<void>;
 }
-
-const SERVICE_NAME = RiskService.typeName;
 
 /** Who made an admin call without authorization (embedded, plaintext on loopback): the `operator` metadata. */
 function operatorMetadata(md: Metadata, fallback = ""): string {
@@ -224,19 +219,10 @@ export async function startGrpcServer(opts: RiskGrpcOptions): Promise<RiskGrpcHa
   // Every RiskService call is authenticated and checked against the policy before its handler runs: CheckOrder
   // and every CheckOrderStream frame (each item of a batch frame) need `trade` on the order's session and account, reads `read`, SetLimits and
   // SetKillSwitch are audited admin actions that need a deadline.
-  addGrpcService(server, RiskService, security.protect(RiskService, riskRules, impl), {
-    onInternalError: (err, method) => log?.error({ err, method }, "gRPC call failed unexpectedly"),
-  });
-  const health = new HealthService({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
-  health.addTo(server);
-  addReflection(server, RiskService);
-
-  const listening = await listenSecured(server, security, {
+  const { listening, health } = await serveProtected(server, security, RiskService, riskRules, impl, {
     host: opts.host,
     port: opts.port,
     healthPort: opts.security?.healthPort,
-    addHealth: (s) => health.addTo(s),
-    name: "RiskService",
     clientCert: opts.security?.tls?.clientCert,
     log,
   });

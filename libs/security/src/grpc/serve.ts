@@ -4,8 +4,17 @@
  * and the graceful stop. Connector, order-entry, risk and persistence each add their own services and health
  * statuses, and say what to do before the stop (health to NOT_SERVING, their streams ended).
  */
-import { type Listening, listenWithHealth } from "@fixmesh/contracts";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import {
+  addGrpcService,
+  addReflection,
+  type GrpcServiceImpl,
+  HealthService,
+  type Listening,
+  listenWithHealth,
+} from "@fixmesh/contracts";
 import type { Server } from "@grpc/grpc-js";
+import type { RulesOf } from "./rules.js";
 import type { GrpcSecurity } from "./security.js";
 
 export interface ListenSecuredOptions {
@@ -78,4 +87,41 @@ export async function listenSecured(
       return stopped;
     },
   };
+}
+
+export interface ServeProtectedOptions extends Omit<ListenSecuredOptions, "addHealth" | "name" | "log"> {
+  log?: { info(obj: object, msg: string): void; error(obj: object, msg: string): void } | undefined;
+}
+
+/**
+ * One service served the way order-entry, risk and persistence serve theirs: its methods behind `rules`
+ * (`security.protect`), an unexpected handler error logged, grpc.health.v1 saying SERVING for the server and the
+ * service (on the health-only port too), server reflection listing the service, then `listenSecured`. Returns the
+ * listener and the health service (set it NOT_SERVING and close it before the shutdown).
+ */
+export async function serveProtected<S extends GenServiceMethods>(
+  server: Server,
+  security: GrpcSecurity,
+  service: GenService<S>,
+  rules: RulesOf<GenService<S>>,
+  impl: GrpcServiceImpl<S>,
+  o: ServeProtectedOptions,
+): Promise<{ listening: ListeningSecured; health: HealthService }> {
+  const log = o.log;
+  addGrpcService(server, service, security.protect(service, rules, impl), {
+    onInternalError: (err, method) => log?.error({ err, method }, "gRPC call failed unexpectedly"),
+  });
+  const health = new HealthService({ "": "SERVING", [service.typeName]: "SERVING" });
+  health.addTo(server);
+  addReflection(server, service);
+  const listening = await listenSecured(server, security, {
+    host: o.host,
+    port: o.port,
+    healthPort: o.healthPort,
+    addHealth: (s) => health.addTo(s),
+    name: service.name,
+    clientCert: o.clientCert,
+    log,
+  });
+  return { listening, health };
 }
