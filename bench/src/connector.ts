@@ -31,7 +31,10 @@
  * - latency at a fixed offered rate: `--rate` (5,000) orders/s for `--seconds`, open loop: order i is due at
  *   t0 + i/rate whatever happened before, and is written to the SendStream (with every other order already due)
  *   by a loop that checks the clock on every turn of the event loop. Latency is from the order's due time to its
- *   ExecutionReport, so a stalled event loop counts against it; p50 and p99. Redis and memory stores.
+ *   ExecutionReport, so a stalled event loop counts against it; p50 and p99. Redis and memory stores, and (case
+ *   `latencyRedisNats`) the Redis store with the events going to NATS JetStream (`--nats`, default
+ *   nats://127.0.0.1:4222; a stream of the run's own, deleted after the case), as a production connector runs:
+ *   no event kept in the process, the JetStream publishing in it. JSON: `natsEvents`.
  * - replay: `--replay` (100,000) orders sent over SendStream (untimed), then the venue sends a ResendRequest for
  *   the last 100,000 messages of the session, and a TestRequest every 100 ms until the last one is back. Timed
  *   from the ResendRequest's write to the last replayed message's arrival; also counted: the Heartbeats received
@@ -49,13 +52,16 @@
  * when a session is not logged on (or SAFE) after a case. `--only=<case>,…` runs some cases only (for profiling).
  *
  * Usage: node bench/dist/connector.js [--json] [--seconds=2] [--rounds=3] [--rate=5000] [--batch=64]
- *        [--window=2048] [--replay=100000] [--redis=redis://127.0.0.1:6379] [--only=streamRedis,…]
+ *        [--window=2048] [--replay=100000] [--redis=redis://127.0.0.1:6379] [--nats=nats://127.0.0.1:4222]
+ *        [--only=streamRedis,…]
  */
+
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { loadavg } from "node:os";
 import { PerformanceObserver } from "node:perf_hooks";
 import { GCProfiler } from "node:v8";
+import { JetStreamBus } from "@fixmesh/bus";
 import { type Connector, loggerFor, parseConfig, startConnector } from "@fixmesh/connector";
 import {
   createGrpcClient,
@@ -87,6 +93,7 @@ const batch = Number(optionValue("batch") ?? 64);
 const window = Number(optionValue("window") ?? 2048);
 const replayCount = Number(optionValue("replay") ?? 100_000);
 const redisUrl = optionValue("redis") ?? "redis://127.0.0.1:6379";
+const natsUrl = optionValue("nats") ?? "nats://127.0.0.1:4222";
 
 function optionValue(name: string): string | undefined {
   const prefix = `--${name}=`;
@@ -213,12 +220,18 @@ class Venue {
 
 // --- the connectors ------------------------------------------------------------------------------------------
 
-type StoreKind = "redis" | "memory";
+/** `redis-nats`: the Redis store with the events going to NATS JetStream, as a production connector runs. */
+type StoreKind = "redis" | "memory" | "redis-nats";
 
 /** The YAML a user would write for this set-up. */
 function configYaml(kind: StoreKind, sender: string, venuePort: number, prefix: string): string {
+  const nats =
+    kind === "redis-nats"
+      ? `nats: { url: "${natsUrl}", stream: ${streamOf(prefix)}, subjectPrefix: ${streamOf(prefix)} }
+`
+      : "";
   const store =
-    kind === "redis"
+    kind !== "memory"
       ? `store:
   kind: redis
   retention: { messages: 200000 }
@@ -229,7 +242,7 @@ function configYaml(kind: StoreKind, sender: string, venuePort: number, prefix: 
   return `connector:
   id: bench-${kind}
 ${store}
-sessions:
+${nats}sessions:
   - BeginString: FIX.4.4
     SenderCompID: ${sender}
     TargetCompID: ${VENUE}
@@ -263,7 +276,7 @@ interface Side {
 }
 
 async function startSide(kind: StoreKind, venuePort: number, prefix: string): Promise<Side> {
-  const sender = kind === "redis" ? "BENCHR" : "BENCHM";
+  const sender = kind === "redis" ? "BENCHR" : kind === "memory" ? "BENCHM" : "BENCHN";
   const config = parseConfig(configYaml(kind, sender, venuePort, prefix), { env: {}, source: `<bench ${kind}>` });
   // Warnings and errors on stderr, so that --json keeps stdout to itself.
   const logger = loggerFor(config, { write: (line: string) => process.stderr.write(line) });
@@ -311,9 +324,22 @@ function checkLive(side: Side): void {
   }
 }
 
-async function stopSide(side: Side): Promise<void> {
+/** The JetStream stream (and subject prefix) of a connector whose key prefix is `prefix`. */
+function streamOf(prefix: string): string {
+  return `BENCHC_${prefix.replace(/[^A-Za-z0-9]+/g, "_")}`;
+}
+
+async function stopSide(side: Side, prefix: string): Promise<void> {
   side.conn.close();
   await side.connector.stop();
+  if (side.kind === "redis-nats") {
+    const bus = await JetStreamBus.connect({
+      servers: natsUrl,
+      stream: streamOf(prefix),
+      subjects: [`${streamOf(prefix)}.>`],
+    });
+    await bus.deleteStream().finally(() => bus.close());
+  }
 }
 
 /** Deletes every key whose prefix starts with the run's; returns how many there were. */
@@ -778,6 +804,7 @@ const CASE_NAMES = [
   "unaryRedis",
   "latencyRedis",
   "latencyMemory",
+  "latencyRedisNats",
   "replay",
 ] as const;
 type CaseName = (typeof CASE_NAMES)[number];
@@ -823,7 +850,8 @@ async function main(): Promise<void> {
     // starts from the same state, whatever ran before (see the README on what a long-running connector does).
     let connectors = 0;
     const withSide = async (kind: StoreKind, f: (side: Side) => Promise<Sample>): Promise<Sample> => {
-      const side = await startSide(kind, venue.port, `${runPrefix}-${++connectors}`);
+      const prefix = `${runPrefix}-${++connectors}`;
+      const side = await startSide(kind, venue.port, prefix);
       try {
         const c0 = { ...side.commits };
         const t0 = performance.now();
@@ -838,7 +866,7 @@ async function main(): Promise<void> {
         };
         return sample;
       } finally {
-        await stopSide(side);
+        await stopSide(side, prefix);
       }
     };
     let venueCpuPerOrderUs = Number.NaN;
@@ -866,6 +894,11 @@ async function main(): Promise<void> {
         }),
       latencyMemory: (t) =>
         withSide("memory", async (side) => {
+          const l = await streamLatency(side, offeredRate, t);
+          return { value: l.p99us, latency: l };
+        }),
+      latencyRedisNats: (t) =>
+        withSide("redis-nats", async (side) => {
           const l = await streamLatency(side, offeredRate, t);
           return { value: l.p99us, latency: l };
         }),
@@ -901,6 +934,7 @@ async function main(): Promise<void> {
     const streamRedis = value("streamRedis");
     const latRedis = med("latencyRedis")?.latency;
     const latMemory = med("latencyMemory")?.latency;
+    const latNats = med("latencyRedisNats")?.latency;
     const replays = (samples.get("replay") ?? []).map((x) => x.replay as ReplayResult);
     const replayMedian = med("replay")?.replay;
     // Heartbeats flow: every TestRequest sent during a replay was answered within HeartBtInt, and while the replay
@@ -945,6 +979,7 @@ async function main(): Promise<void> {
         p99us: round(latMemory?.p99us),
         perOrder: perOrder(med("streamMemory")?.cost),
       },
+      natsEvents: { p50us: round(latNats?.p50us), p99us: round(latNats?.p99us) },
       replay100k:
         replayMedian === undefined ? null : { ms: round(replayMedian.ms), heartbeatsDuring: replayMedian.heartbeats },
       baselineStreamEchoPerSec: round(echoRate),
@@ -1009,6 +1044,7 @@ async function main(): Promise<void> {
       `latency at ${fmt(offeredRate)} orders/s offered over SendStream (open loop, from each order's due time)`,
       latencyRow("  Redis store", latRedis),
       latencyRow("  memory store", latMemory),
+      latencyRow("  Redis store, events to NATS", latNats),
       "",
       `replay of ${fmt(replayCount)} messages (Redis store), a TestRequest every ${TEST_REQUEST_EVERY_MS} ms while it runs:`,
       ...replays.map((x, i) => `  round ${i + 1}: ${replayLine(x)}`),
