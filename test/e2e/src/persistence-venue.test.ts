@@ -22,7 +22,16 @@ import { formatUtcTimestamp, MsgType, Tag } from "@fixmesh/fix";
 import { openDb, type PersistenceHandle, startPersistence } from "@fixmesh/persistence";
 import type { VenueSim } from "@fixmesh/venue-sim";
 import * as grpc from "@grpc/grpc-js";
-import { connectorYaml, NATS_URL, rand, SESSION, startVenue, testNames, waitFor } from "./trace-harness.js";
+import {
+  connectorYaml,
+  deleteTestStream,
+  NATS_URL,
+  rand,
+  SESSION,
+  startVenue,
+  testNames,
+  waitFor,
+} from "./trace-harness.js";
 
 const PG_ADMIN = process.env.PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const ORDERS = 200;
@@ -92,6 +101,7 @@ describe("persistence with the venue simulator and a connector", { timeout: 110_
     await venue?.stop();
     await persistence?.close();
     await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await deleteTestStream(names.stream);
   });
 
   it("stores every message both sides sent, byte for byte, and reconciles against the venue", async () => {

@@ -17,7 +17,15 @@ import { type Issued, TestPki } from "@fixmesh/security/testing";
 import type { VenueSim } from "@fixmesh/venue-sim";
 import * as grpc from "@grpc/grpc-js";
 import { type NatsConnection, connect as natsConnect, type Subscription } from "@nats-io/transport-node";
-import { NATS_URL, ServiceProcess, startVenue, tempFiles, testNames, waitFor } from "./trace-harness.js";
+import {
+  deleteTestStream,
+  NATS_URL,
+  ServiceProcess,
+  startVenue,
+  tempFiles,
+  testNames,
+  waitFor,
+} from "./trace-harness.js";
 
 const T = { timeout: 60_000 };
 const SESSION = "FIX.4.4:CLIENT->VENUE";
@@ -172,6 +180,7 @@ describe("connector gRPC on mutual TLS with a policy (a real process)", () => {
     await venue?.stop(0);
     auditSub?.unsubscribe();
     await nc?.close();
+    await deleteTestStream(names.stream);
     files.remove();
   });
 

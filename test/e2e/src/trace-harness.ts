@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Delivered, JetStreamBus, type Subscription } from "@fixmesh/bus";
 import { parseVenueSimConfig, startVenueSim, type VenueSim } from "@fixmesh/venue-sim";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 
 export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -22,6 +24,16 @@ export function rand(): string {
 export function testNames(): { stream: string; subjectPrefix: string; redisPrefix: string } {
   const r = rand();
   return { stream: `TRACETEST_${r}`, subjectPrefix: `tr_${r}`, redisPrefix: `fixmesh-trace-${r}` };
+}
+
+/** Deletes a test's JetStream stream (a stream another run never reads: without this, every run left one behind). */
+export async function deleteTestStream(stream: string): Promise<void> {
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => false);
+  } finally {
+    await nc.close();
+  }
 }
 
 export async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
