@@ -132,7 +132,8 @@ class Sleeper {
 // ---------------------------------------------------------------------------------------------------------------
 // JetStream
 
-function toDelivered(m: JsMsg): Delivered {
+/** A JetStream message as bus subscribers and durables see it. */
+export function toDelivered(m: JsMsg): Delivered {
   const headers: Record<string, string> = {};
   if (m.headers) for (const [k, v] of m.headers) headers[k] = v.join(",");
   return { id: m.headers?.get("Nats-Msg-Id") ?? "", subject: m.subject, payload: m.data, headers, seq: m.seq };

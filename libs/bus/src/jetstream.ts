@@ -15,7 +15,7 @@ import {
 } from "@nats-io/transport-node";
 import type { Delivered, EventBus, Subscription } from "./bus.js";
 import { connectCoalescing } from "./coalescing-transport.js";
-import { type DurableConsumer, type DurableConsumerOptions, JetStreamDurableConsumer } from "./durable.js";
+import { type DurableConsumer, type DurableConsumerOptions, JetStreamDurableConsumer, toDelivered } from "./durable.js";
 import type { BusEvent } from "./events.js";
 
 export interface JetStreamBusOptions {
@@ -214,15 +214,7 @@ export class JetStreamBus implements EventBus {
     const messages = await consumer.consume();
     void (async () => {
       for await (const m of messages) {
-        const headers: Record<string, string> = {};
-        if (m.headers) for (const [k, v] of m.headers) headers[k] = v.join(",");
-        const r = handler({
-          id: m.headers?.get("Nats-Msg-Id") ?? "",
-          subject: m.subject,
-          payload: m.data,
-          headers,
-          seq: m.seq,
-        });
+        const r = handler(toDelivered(m));
         // Back-pressure: the iterator pulls more only once its buffer (100 events) is read.
         if (r instanceof Promise) await r.catch(() => undefined);
       }
