@@ -76,9 +76,10 @@ export class MemoryStore implements MessageStore {
     const b = this.backing;
     const events = batch.events ?? [];
     if (events.length === 0) return;
-    const from = b.outbox.length;
-    for (const e of events) b.outbox.push({ ...copyEvent(e), pos: ++b.outboxPos });
-    return b.outbox.slice(from).map((e) => ({ ...e }));
+    // The outbox's own entries, handed back as they are (the caller is not to change them; readOutbox copies).
+    const added = events.map((e) => ({ ...copyEvent(e), pos: ++b.outboxPos }));
+    for (const e of added) b.outbox.push(e);
+    return added;
   }
 
   async readOutbox(limit: number): Promise<OutboxEntry[]> {
