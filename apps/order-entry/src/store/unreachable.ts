@@ -33,6 +33,10 @@ export function isUnreachable(err: unknown): boolean {
   );
 }
 
+function converted(err: unknown): unknown {
+  return isUnreachable(err) ? new StoreUnavailableError((err as Error).message, { cause: err }) : err;
+}
+
 /**
  * `store` with every method's connection failure turned into a `StoreUnavailableError` (other errors unchanged).
  * The methods run on the store itself, so its internal calls are not wrapped twice.
@@ -51,14 +55,13 @@ export function guardUnreachable<T extends object>(store: T): T {
           try {
             r = fn.apply(target, args);
           } catch (err) {
-            throw isUnreachable(err) ? new StoreUnavailableError((err as Error).message, { cause: err }) : err;
+            throw converted(err);
           }
-          if (r instanceof Promise) {
-            return r.catch((err: unknown) => {
-              throw isUnreachable(err) ? new StoreUnavailableError((err as Error).message, { cause: err }) : err;
-            });
-          }
-          return r;
+          return r instanceof Promise
+            ? r.catch((err: unknown) => {
+                throw converted(err);
+              })
+            : r;
         };
         wrapped.set(prop, w);
       }
