@@ -3,13 +3,10 @@ import { describe, it } from "node:test";
 import {
   type CheckOrderResponse,
   OrderStatus,
-  OrderType,
   RpcError,
   type SendResponse,
   SessionHealth,
-  Side,
   type SubmitOrderRequest,
-  TimeInForce,
 } from "@fixmesh/contracts";
 import { status as Code } from "@grpc/grpc-js";
 import pino from "pino";
@@ -17,10 +14,9 @@ import type { OutboundMessage } from "../clients/connector.js";
 import { RiskUnavailableError } from "../clients/risk.js";
 import { newRecord } from "../model/record.js";
 import { MemoryOrderStore } from "../store/memory.js";
+import { orderRequest, SESSION } from "./grpc.testkit.js";
 import { newOrderSingle } from "./messages.js";
 import { OrderEntry, submitFingerprint } from "./order-entry.js";
-
-const SESSION = "FIX.4.4:CLIENT->VENUE";
 
 /** A connector that dedupes by idempotency key like the real one, and records what it put on the wire. */
 class FakeConnector {
@@ -72,20 +68,7 @@ function setup(opts: { takeoverMs?: number } = {}) {
 }
 
 function req(key: string, over: Partial<SubmitOrderRequest> = {}): SubmitOrderRequest {
-  return {
-    idempotencyKey: key,
-    sessionId: SESSION,
-    account: "ACC1",
-    symbol: "IBM",
-    side: Side.BUY,
-    quantity: "100",
-    orderType: OrderType.LIMIT,
-    price: "10.5",
-    stopPrice: "",
-    timeInForce: TimeInForce.DAY,
-    extraFields: [],
-    ...over,
-  } as SubmitOrderRequest;
+  return { ...orderRequest(key, "100"), price: "10.5", stopPrice: "", extraFields: [], ...over } as SubmitOrderRequest;
 }
 
 describe("OrderEntry", () => {
