@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type BusEvent, type Delivered, type EventBus, InProcessBus } from "@fixmesh/bus";
+import { InProcessBus, JetStreamBus } from "@fixmesh/bus";
 import pino from "pino";
 import { testRecord } from "../model/record.testkit.js";
 import { MemoryOrderStore } from "../store/memory.js";
@@ -9,6 +9,7 @@ import { OrderEventPublisher } from "./publisher.js";
 
 const SESSION = "FIX.4.4:CLIENT->VENUE";
 const logger = pino({ level: "silent" });
+const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function placeOrders(repo: OrderRepository, n: number): Promise<LogEntry[]> {
@@ -25,21 +26,6 @@ async function placeOrders(repo: OrderRepository, n: number): Promise<LogEntry[]
 /** Positions the store still lists as unpublished (whatever their age). */
 async function unmarked(repo: OrderRepository): Promise<number[]> {
   return (await repo.unpublished(0, Date.now() + 60_000, 1000)).map((e) => e.position);
-}
-
-/** A bus that refuses while `down` is set. */
-class FlakyBus implements EventBus {
-  readonly kind = "flaky";
-  down = false;
-  readonly inner = new InProcessBus();
-  publish(events: readonly BusEvent[]) {
-    if (this.down) return Promise.reject(new Error("bus down"));
-    return this.inner.publish(events);
-  }
-  subscribe(filter: string, handler: (e: Delivered) => unknown) {
-    return this.inner.subscribe(filter, handler);
-  }
-  async close() {}
 }
 
 describe("ORDERS event publisher", () => {
@@ -82,26 +68,37 @@ describe("ORDERS event publisher", () => {
     assert.equal(p.published, 3);
   });
 
-  it("leaves what the bus refused unmarked, and a sweep publishes it once the bus is back", async () => {
+  it("leaves what JetStream refused unmarked, and a sweep publishes it once a stream takes it (real NATS)", async () => {
     const repo = new MemoryOrderStore();
-    const bus = new FlakyBus();
-    const seen: string[] = [];
-    await bus.subscribe("orders.>", (d) => seen.push(d.id));
-    const p = new OrderEventPublisher({ bus, repo, logger, lingerMs: 0, markMs: 20, sweepMs: 50 });
-    bus.down = true;
+    const r = Math.random().toString(36).slice(2, 10);
+    const prefix = `pubtest_${r}`;
+    // A bus whose stream captures other subjects: the server answers the ORDERS publishes 503 (no stream listens).
+    const bus = await JetStreamBus.connect({ servers: NATS_URL, stream: `PUBTEST_A_${r}`, subjects: [`other_${r}.>`] });
+    let orders: JetStreamBus | null = null;
+    const p = new OrderEventPublisher({
+      bus,
+      repo,
+      logger,
+      subjectPrefix: prefix,
+      lingerMs: 0,
+      markMs: 20,
+      sweepMs: 50,
+    });
     p.start();
     try {
       const entries = await placeOrders(repo, 2);
       p.push(entries);
-      await sleep(120);
-      assert.deepEqual(seen, []);
-      assert.equal(p.failures >= 1, true);
+      for (let i = 0; i < 100 && p.failures === 0; i++) await sleep(10);
+      assert.ok(p.failures >= 1, "JetStream refused the publish");
       assert.deepEqual(
         await unmarked(repo),
         entries.map((e) => e.position),
       );
-      bus.down = false;
-      for (let i = 0; i < 100 && (await unmarked(repo)).length > 0; i++) await sleep(20);
+      // The stream appears: the next sweep publishes them, and marks them.
+      orders = await JetStreamBus.connect({ servers: NATS_URL, stream: `PUBTEST_B_${r}`, subjects: [`${prefix}.>`] });
+      const seen: string[] = [];
+      await orders.subscribe(`${prefix}.>`, (d) => seen.push(d.id), { fromSeq: 1 });
+      for (let i = 0; i < 200 && ((await unmarked(repo)).length > 0 || seen.length < 2); i++) await sleep(20);
       assert.deepEqual(await unmarked(repo), []);
       assert.deepEqual(
         seen,
@@ -109,6 +106,10 @@ describe("ORDERS event publisher", () => {
       );
     } finally {
       await p.close();
+      await orders?.deleteStream().catch(() => undefined);
+      await orders?.close();
+      await bus.deleteStream().catch(() => undefined);
+      await bus.close();
     }
   });
 });
