@@ -9,8 +9,8 @@ import { type Delivered, type DurableBus, type DurableConsumer, sessionToken } f
 import { Parser } from "@fixmesh/fix";
 import { cancelRejectFrom, executionReportFrom, MalformedMessageError } from "@fixmesh/orders";
 import type { Logger } from "pino";
-import type { LogEntry, OrderRepository, ReportInput } from "../store/types.js";
-import { contextOf, currentTraceparent, inSpan } from "./tracing.js";
+import type { LogEntry, OrderRepository, ReportInput, ReportOutcome } from "../store/types.js";
+import { type OpenSpan, openSpan } from "./tracing.js";
 
 /** The parts of the connector's FixMessageEvent payload read here (@fixmesh/engine `FixMessageEvent`). */
 interface FixMessageEventBody {
@@ -93,21 +93,21 @@ export class ExecutionConsumer {
     return this.consumers[0]?.lag() ?? Promise.resolve(0);
   }
 
-  /** Applies a batch; throws (nothing acknowledged, redelivered) if the store failed. */
+  /**
+   * Applies a batch; throws (nothing acknowledged, redelivered) if the store failed. The reports of one order go to
+   * the store together, in the order they came (one commit where the store can); different orders in parallel.
+   */
   async handle(batch: readonly Delivered[]): Promise<void> {
     const groups = new Map<string, Array<{ input: ReportInput; session: string; traceparent?: string }>>();
     for (const d of batch) {
       const parsed = this.read(d);
       if (!parsed) continue;
-      const list = groups.get(parsed.group) ?? [];
+      const key = `${parsed.session}\u0001${parsed.group}`;
+      const list = groups.get(key) ?? [];
       list.push(parsed);
-      groups.set(parsed.group, list);
+      groups.set(key, list);
     }
-    await Promise.all(
-      [...groups.values()].map(async (list) => {
-        for (const x of list) await this.apply(x.session, x.input, x.traceparent);
-      }),
-    );
+    await Promise.all([...groups.values()].map((list) => this.apply(list)));
   }
 
   private read(d: Delivered): { input: ReportInput; session: string; group: string; traceparent?: string } | undefined {
@@ -148,21 +148,40 @@ export class ExecutionConsumer {
     }
   }
 
-  private async apply(session: string, input: ReportInput, traceparent?: string): Promise<void> {
-    const out = await inSpan(
-      "order-entry.execution-applied",
-      { "fixmesh.session": session },
-      async (span) => {
-        // The update this report makes continues the order's trace from this span (report applied → order
-        // update → client stream, issue 6).
-        const tp = currentTraceparent();
-        const traced = tp === undefined ? input : { ...input, traceparent: tp };
-        const r = await this.opts.repo.applyReport(session, traced, (this.opts.now ?? Date.now)());
-        span.setAttribute("fixmesh.outcome", r.outcome);
-        return r;
-      },
-      contextOf(traceparent),
+  /** Reports of one order on one session, each with its own span continuing its bus event's trace. */
+  private async apply(list: ReadonlyArray<{ input: ReportInput; session: string; traceparent?: string }>) {
+    const session = (list[0] as { session: string }).session;
+    // The update a report makes continues the order's trace from its span (report applied → order update → client
+    // stream, issue 6).
+    const spans = list.map((x) =>
+      openSpan("order-entry.execution-applied", { "fixmesh.session": session }, x.traceparent),
     );
+    let outcomes: ReportOutcome[];
+    try {
+      outcomes = await this.opts.repo.applyReports(
+        session,
+        list.map((x, i) => {
+          const tp = (spans[i] as OpenSpan).traceparent;
+          return tp === undefined ? x.input : { ...x.input, traceparent: tp };
+        }),
+        (this.opts.now ?? Date.now)(),
+      );
+    } catch (err) {
+      for (const s of spans) s.end(err);
+      throw err;
+    }
+    const entries: LogEntry[] = [];
+    outcomes.forEach((out, i) => {
+      const x = list[i] as { input: ReportInput };
+      (spans[i] as OpenSpan).end(undefined, { "fixmesh.outcome": out.outcome });
+      this.count(session, x.input, out);
+      if (out.entry) entries.push(out.entry);
+      if (out.released) entries.push(...out.released);
+    });
+    if (entries.length > 0) this.opts.onCommitted(entries);
+  }
+
+  private count(session: string, input: ReportInput, out: ReportOutcome): void {
     switch (out.outcome) {
       case "applied":
         this.counters.applied++;
@@ -184,10 +203,6 @@ export class ExecutionConsumer {
           "report refused by the order state machine",
         );
     }
-    const entries: LogEntry[] = [];
-    if (out.entry) entries.push(out.entry);
-    if (out.released) entries.push(...out.released);
-    if (entries.length > 0) this.opts.onCommitted(entries);
   }
 
   async stop(): Promise<void> {

@@ -45,6 +45,31 @@ export async function inSpan<T>(
   }
 }
 
+export interface OpenSpan {
+  /** The span's own traceparent (without a recording tracer: the parent's, as `inSpan` would hand on). */
+  readonly traceparent: string | undefined;
+  /** Ends the span, with the error that ended the work if it failed. */
+  end(err?: unknown, attributes?: Record<string, string | number>): void;
+}
+
+/**
+ * A span continuing `traceparent` (a bus event's), for work that is not one call of its own — several reports
+ * applied in one commit, each keeping its span — ended by the caller.
+ */
+export function openSpan(name: string, attributes: Record<string, string | number>, traceparent?: string): OpenSpan {
+  const parent = contextOf(traceparent);
+  if (!tracingEnabled()) return { traceparent: traceparentOf(parent), end: () => undefined };
+  const span = startSpan(name, { attributes, kind: SpanKind.INTERNAL, parent });
+  return {
+    traceparent: traceparentOf(trace.setSpan(parent, span)),
+    end(err, more) {
+      if (more) span.setAttributes(more);
+      if (err !== undefined) recordError(span, err);
+      span.end();
+    },
+  };
+}
+
 /** The active context's traceparent (undefined without a recording tracer). */
 export function currentTraceparent(): string | undefined {
   return traceparentOf();

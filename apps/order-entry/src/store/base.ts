@@ -34,8 +34,11 @@ export interface CommitRequest {
   /** 0: the order must not exist yet. */
   expectedRev: number;
   record: OrderRecord;
-  /** Dedupe member within the session (`8|<ExecID>`, `9|<ClOrdID>`): refused as a duplicate if already there. */
-  dedupe?: string;
+  /**
+   * Dedupe members within the session (`8|<ExecID>`, `9|<ClOrdID>`), one per report the commit applies: refused as
+   * a duplicate if any is already there.
+   */
+  dedupe?: readonly string[];
   /** CumQty before and after; the commit is refused if it goes down without `allowCumQtyDown`. */
   cumQtyBefore: string;
   allowCumQtyDown: boolean;
@@ -43,14 +46,19 @@ export interface CommitRequest {
   clOrdIds: string[];
   orderIds: string[];
   open: boolean;
-  event?: OrderEvent;
+  /** The visible changes, in order: each its own log entry, at consecutive positions. */
+  events?: readonly OrderEvent[];
   at: number;
-  /** Counter to bump on success. */
+  /** Counter to bump on success, by `counterBy` (default 1). */
   counter?: keyof StoreCounters;
+  counterBy?: number;
 }
 
 export type CommitResult =
-  /** `unmatched`: reports kept for unknown orders on the session (0: no rematch to try). */
+  /**
+   * `position`: the first event's (the others follow it). `unmatched`: reports kept for unknown orders on the session
+   * (0: no rematch to try).
+   */
   | { ok: true; position?: number; unmatched?: number }
   | { ok: false; why: "duplicate" | "cumQtyBackwards" | "clOrdIdTaken" }
   /** `current`: the record as it now is, when the backend read it anyway (saves the retry a round trip). */
@@ -122,7 +130,7 @@ export abstract class BaseRepository implements OrderRepository {
       clOrdIds: [...o.chain],
       orderIds: [...o.facts.orderIDs],
       open: isOpen(record),
-      event: eventOf(record, "NEW_REQUEST", at),
+      events: [eventOf(record, "NEW_REQUEST", at)],
       at,
     });
     if (!res.ok) {
@@ -166,7 +174,7 @@ export abstract class BaseRepository implements OrderRepository {
         clOrdIds: next.order.chain.filter((c) => !rec.order.chain.includes(c)),
         orderIds: next.order.facts.orderIDs.filter((c) => !rec.order.facts.orderIDs.includes(c)),
         open: isOpen(next),
-        ...(event && { event }),
+        ...(event && { events: [event] }),
         at: now,
       });
       if (!res.ok) {
@@ -196,6 +204,87 @@ export abstract class BaseRepository implements OrderRepository {
         ? { possDup: input.report.possDup === true, possResend: input.report.possResend === true }
         : { possDup: input.reject.possDup === true, possResend: input.reject.possResend === true };
     return this.applyMatched(sessionId, input, dedupe, flags, now, false);
+  }
+
+  async applyReports(sessionId: string, inputs: readonly ReportInput[], now: number): Promise<ReportOutcome[]> {
+    if (inputs.length > 1) {
+      const together = await this.applyTogether(sessionId, inputs, now);
+      if (together !== undefined) return together;
+    }
+    const out: ReportOutcome[] = [];
+    for (const input of inputs) out.push(await this.applyReport(sessionId, input, now));
+    return out;
+  }
+
+  /**
+   * Reports of one order in one commit (a venue's acknowledgement and fill usually come together): stepped one after
+   * another on the order as it is, then committed with every dedupe key and every update at once. Only the plain
+   * case — each report new, for this order, applied with a visible change, no trade bust or correction — and only
+   * if the commit takes it whole; otherwise `undefined` with nothing written, and the caller applies them one by one
+   * (which sorts out duplicates, conflicts and the rest exactly as for a lone report).
+   */
+  private async applyTogether(
+    sessionId: string,
+    inputs: readonly ReportInput[],
+    now: number,
+  ): Promise<ReportOutcome[] | undefined> {
+    const found = await this.loadFor(sessionId, inputs[0] as ReportInput);
+    const first = found?.record;
+    if (found === undefined || first === undefined) return undefined;
+    const dedupe: string[] = [];
+    const events: OrderEvent[] = [];
+    const steps: ReportOutcome[] = [];
+    let rec = first;
+    for (const input of inputs) {
+      const names = input.type === "report" ? input.report : input.reject;
+      const ours =
+        (names.clOrdID !== undefined && rec.order.chain.includes(names.clOrdID)) ||
+        (names.origClOrdID !== undefined && rec.order.chain.includes(names.origClOrdID)) ||
+        (names.orderID !== undefined && rec.order.facts.orderIDs.includes(names.orderID));
+      const key = input.type === "report" ? reportDedupeKey(input.report) : cancelRejectDedupeKey(input.reject);
+      const kind = input.type === "report" ? kindOf(input.report) : undefined;
+      if (!ours || key === undefined || dedupe.includes(key)) return undefined;
+      if (kind === ReportKind.TradeCancel || kind === ReportKind.TradeCorrect) return undefined;
+      const r = step(rec, input, now);
+      if (r.outcome !== "applied" || r.record === undefined || r.change === undefined) return undefined;
+      const event = eventOf(r.record, r.change, now, r.execution);
+      if (input.traceparent !== undefined) event.traceparent = input.traceparent;
+      dedupe.push(key);
+      events.push(event);
+      steps.push({ outcome: "applied", record: r.record, ...(r.apply && { apply: r.apply }) });
+      rec = r.record;
+    }
+    rec.rev = first.rev + 1; // one commit
+    const newIds = rec.order.chain.filter((c) => !first.order.chain.includes(c));
+    const newVenueIds = rec.order.facts.orderIDs.filter((c) => !first.order.facts.orderIDs.includes(c));
+    const res = await this.commit({
+      orderId: found.orderId,
+      sessionId,
+      expectedRev: first.rev,
+      record: rec,
+      dedupe,
+      cumQtyBefore: first.order.cumQty,
+      allowCumQtyDown: false,
+      clOrdIds: newIds,
+      orderIds: newVenueIds,
+      open: isOpen(rec),
+      events,
+      at: now,
+      counter: "applied",
+      counterBy: inputs.length,
+    });
+    if (!res.ok) return undefined;
+    if (res.position !== undefined) {
+      const p = res.position;
+      steps.forEach((s, i) => {
+        s.entry = { position: p + i, event: events[i] as OrderEvent };
+      });
+    }
+    if ((newIds.length > 0 || newVenueIds.length > 0) && res.unmatched !== 0) {
+      const last = steps[steps.length - 1] as ReportOutcome;
+      last.released = await this.rematch(rec.order, now, newIds, newVenueIds);
+    }
+    return steps;
   }
 
   /** The order a report names (by ClOrdID, then OrigClOrdID, then OrderID) and its record. */
@@ -256,14 +345,14 @@ export abstract class BaseRepository implements OrderRepository {
         expectedRev: rec.rev,
         // A report refused for good changes nothing but must still be remembered as seen.
         record: next ?? rec,
-        ...(dedupe !== undefined && !rematched && { dedupe }),
+        ...(dedupe !== undefined && !rematched && { dedupe: [dedupe] }),
         cumQtyBefore: rec.order.cumQty,
         // Only a trade bust or correction may lower CumQty (FIX: ExecType H/G, 4.2 ExecTransType 1/2).
         allowCumQtyDown: kind === ReportKind.TradeCancel || kind === ReportKind.TradeCorrect,
         clOrdIds: next ? next.order.chain.filter((c) => !rec.order.chain.includes(c)) : [],
         orderIds: next ? next.order.facts.orderIDs.filter((c) => !rec.order.facts.orderIDs.includes(c)) : [],
         open: isOpen(next ?? rec),
-        ...(event && { event }),
+        ...(event && { events: [event] }),
         at: now,
         counter: r.outcome === "applied" ? "applied" : "rejected",
       });

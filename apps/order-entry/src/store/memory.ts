@@ -155,7 +155,7 @@ export class MemoryOrderStore extends BaseRepository {
   protected async commit(c: CommitRequest): Promise<CommitResult> {
     const cur = this.orders.get(c.orderId);
     if ((cur?.rev ?? 0) !== c.expectedRev) return { ok: false, why: "conflict" };
-    if (c.dedupe !== undefined && this.dedupe.has(k(c.sessionId, c.dedupe))) return { ok: false, why: "duplicate" };
+    if (c.dedupe?.some((d) => this.dedupe.has(k(c.sessionId, d)))) return { ok: false, why: "duplicate" };
     if (!c.allowCumQtyDown && cumQtyWentDown(c.cumQtyBefore, c.record.order.cumQty)) {
       return { ok: false, why: "cumQtyBackwards" };
     }
@@ -163,20 +163,23 @@ export class MemoryOrderStore extends BaseRepository {
       const owner = this.clOrdIds.get(k(c.sessionId, id));
       if (owner !== undefined && owner !== c.orderId) return { ok: false, why: "clOrdIdTaken" };
     }
-    if (c.dedupe !== undefined) this.dedupe.add(k(c.sessionId, c.dedupe));
+    for (const d of c.dedupe ?? []) this.dedupe.add(k(c.sessionId, d));
     this.orders.set(c.orderId, c.record);
     for (const id of c.clOrdIds) this.clOrdIds.set(k(c.sessionId, id), c.orderId);
     for (const id of c.orderIds)
       if (!this.venueIds.has(k(c.sessionId, id))) this.venueIds.set(k(c.sessionId, id), c.orderId);
-    if (c.counter) this.ctr[c.counter]++;
+    if (c.counter) this.ctr[c.counter] += c.counterBy ?? 1;
     const unmatched = this.keptOn(c.sessionId);
-    if (c.event === undefined) return { ok: true, unmatched };
-    const entry: LogEntry = { position: ++this.position, event: c.event };
-    this.log.push(entry);
+    if (c.events === undefined || c.events.length === 0) return { ok: true, unmatched };
+    const first = this.position + 1;
+    for (const event of c.events) {
+      const entry: LogEntry = { position: ++this.position, event };
+      this.log.push(entry);
+      this.unpub.set(entry.position, c.at);
+      this.emitter.emit("entry", entry);
+    }
     if (this.log.length > this.logLimit) this.log.splice(0, this.log.length - this.logLimit);
-    this.unpub.set(entry.position, c.at);
-    this.emitter.emit("entry", entry);
-    return { ok: true, position: entry.position, unmatched };
+    return { ok: true, position: first, unmatched };
   }
 
   private keptOn(sessionId: string): number {

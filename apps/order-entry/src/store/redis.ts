@@ -39,29 +39,40 @@ export interface RedisStoreOptions {
   clientOptions?: RedisOptions;
 }
 
+// ARGV: 1 order id, 2 expected rev, 3 new rev, 4 record JSON, 5 dedupe members (JSON array, '' none), 6/7 CumQty
+// before/after, 8 CumQty may go down, 9/10 new ClOrdIDs/OrderIDs (JSON arrays), 11 listing seq, 12 open, 13 counter
+// increment, 14 commit time, 15 log limit, 16 counter ('' none), 17… the events, each a log entry at consecutive
+// positions (INCRBY inside the script: no other writer's entry comes between them).
 const COMMIT = `
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
 if cur ~= tonumber(ARGV[2]) then return {'conflict', redis.call('HGET', KEYS[1], 'json') or ''} end
-if ARGV[5] ~= '' and redis.call('SISMEMBER', KEYS[4], ARGV[5]) == 1 then return {'duplicate'} end
+local dd = {}
+if ARGV[5] ~= '' then dd = cjson.decode(ARGV[5]) end
+for _, m in ipairs(dd) do
+  if redis.call('SISMEMBER', KEYS[4], m) == 1 then return {'duplicate'} end
+end
 if ARGV[8] ~= '1' and tonumber(ARGV[7]) < tonumber(ARGV[6]) then return {'cumQtyBackwards'} end
 local cl = cjson.decode(ARGV[9])
 for _, id in ipairs(cl) do
   local owner = redis.call('HGET', KEYS[2], id)
   if owner and owner ~= ARGV[1] then return {'clOrdIdTaken'} end
 end
-if ARGV[5] ~= '' then redis.call('SADD', KEYS[4], ARGV[5]) end
+for _, m in ipairs(dd) do redis.call('SADD', KEYS[4], m) end
 redis.call('HSET', KEYS[1], 'rev', ARGV[3], 'json', ARGV[4])
 for _, id in ipairs(cl) do redis.call('HSET', KEYS[2], id, ARGV[1]) end
 for _, id in ipairs(cjson.decode(ARGV[10])) do redis.call('HSETNX', KEYS[3], id, ARGV[1]) end
 if cur == 0 then redis.call('ZADD', KEYS[5], ARGV[11], ARGV[1]) end
 if ARGV[12] == '1' then redis.call('ZADD', KEYS[6], ARGV[11], ARGV[1]) else redis.call('ZREM', KEYS[6], ARGV[1]) end
-if ARGV[16] ~= '' then redis.call('HINCRBY', KEYS[10], ARGV[16], 1) end
+if ARGV[16] ~= '' then redis.call('HINCRBY', KEYS[10], ARGV[16], ARGV[13]) end
 local kept = redis.call('LLEN', KEYS[11])
-if ARGV[13] == '' then return {'ok', '', kept} end
-local pos = redis.call('INCR', KEYS[8])
-redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[15], pos .. '-1', 'e', ARGV[13])
-redis.call('ZADD', KEYS[9], ARGV[14], pos)
-return {'ok', pos, kept}
+local n = #ARGV - 16
+if n == 0 then return {'ok', '', kept} end
+local first = redis.call('INCRBY', KEYS[8], n) - n + 1
+for i = 1, n do
+  redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[15], (first + i - 1) .. '-1', 'e', ARGV[16 + i])
+  redis.call('ZADD', KEYS[9], ARGV[14], first + i - 1)
+end
+return {'ok', first, kept}
 `;
 
 // The submit's claim: the idempotency key if free, with a ClOrdID from the session's counter — one round trip. The
@@ -412,7 +423,7 @@ export class RedisOrderStore extends BaseRepository {
       c.expectedRev,
       c.record.rev,
       JSON.stringify(c.record),
-      c.dedupe ?? "",
+      c.dedupe === undefined || c.dedupe.length === 0 ? "" : JSON.stringify(c.dedupe),
       c.cumQtyBefore,
       c.record.order.cumQty,
       c.allowCumQtyDown ? "1" : "0",
@@ -420,10 +431,11 @@ export class RedisOrderStore extends BaseRepository {
       JSON.stringify(c.orderIds),
       c.record.seq,
       c.open ? "1" : "0",
-      c.event === undefined ? "" : JSON.stringify(c.event),
+      c.counterBy ?? 1,
       c.at,
       this.logLimit,
       c.counter ?? "",
+      ...(c.events ?? []).map((e) => JSON.stringify(e)),
     )) as CommitReply;
     if (reply[0] === "conflict") {
       const json = reply[1];

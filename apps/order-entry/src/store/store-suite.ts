@@ -19,6 +19,8 @@ const SESSION = "FIX.4.4:CLIENT->VENUE";
 const T0 = Date.UTC(2026, 10, 27, 9, 0, 0);
 let execN = 0;
 let listSeq = 0;
+const TP_ACK = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+const TP_FILL = "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01";
 
 function er(
   clOrdID: string,
@@ -162,6 +164,120 @@ export function runStoreSuite(name: string, backend: SuiteBackend): void {
         const got = await a.get(rec.order.id);
         assert.equal(got?.order.cumQty, "100");
         assert.equal(statusOf(got!), OrderStatus.FILLED);
+      }),
+    );
+
+    it(
+      "applies an order's acknowledgement and fill given together in one commit, each logged and deduped",
+      withStores(async (a, b) => {
+        const { rec, clOrdId, entry } = await placed(a);
+        const before = (await a.counters()).applied;
+        const ack = er(clOrdId, { execType: "0", ordStatus: "0", cumQty: "0" });
+        const fill = er(clOrdId, { execType: "F", ordStatus: "2", cumQty: "100", lastQty: "100", lastPx: "10" });
+        const outs = await a.applyReports(
+          SESSION,
+          [
+            { type: "report", report: ack, msgSeqNum: 7, traceparent: TP_ACK },
+            { type: "report", report: fill, msgSeqNum: 8, traceparent: TP_FILL },
+          ],
+          T0 + 1,
+        );
+        assert.deepEqual(
+          outs.map((o) => [o.outcome, o.entry?.position, o.entry?.event.change]),
+          [
+            ["applied", entry.position + 1, "ACK"],
+            ["applied", entry.position + 2, "FILL"],
+          ],
+        );
+        const got = await b.get(rec.order.id);
+        assert.equal(statusOf(got!), OrderStatus.FILLED);
+        assert.equal(got?.order.cumQty, "100");
+        assert.equal(got?.rev, rec.rev + 1, "one commit for both reports");
+        assert.equal(got?.version, 3);
+        const log = await b.readLog(entry.position + 1, 10);
+        assert.deepEqual(
+          log.map((e) => [e.position, e.event.change, e.event.version, e.event.traceparent]),
+          [
+            [entry.position + 1, "ACK", 2, TP_ACK],
+            [entry.position + 2, "FILL", 3, TP_FILL],
+          ],
+        );
+        assert.equal((await a.counters()).applied, before + 2);
+        // Both ExecIDs are remembered: either copy, alone or in a run again, is a duplicate on either handle.
+        assert.equal(
+          (await b.applyReport(SESSION, { type: "report", report: { ...ack, possDup: true } }, T0 + 2)).outcome,
+          "duplicate",
+        );
+        const again = await b.applyReports(
+          SESSION,
+          [
+            { type: "report", report: ack },
+            { type: "report", report: fill },
+          ],
+          T0 + 3,
+        );
+        assert.deepEqual(
+          again.map((o) => o.outcome),
+          ["duplicate", "duplicate"],
+        );
+        assert.equal((await a.get(rec.order.id))?.rev, rec.rev + 1);
+      }),
+    );
+
+    it(
+      "applies a run holding a copy or an already-applied report exactly as one by one",
+      withStores(async (a, b) => {
+        const { rec, clOrdId } = await placed(a);
+        const ack = er(clOrdId, { execType: "0", ordStatus: "0", cumQty: "0" });
+        const part = er(clOrdId, { execType: "F", ordStatus: "1", cumQty: "40", lastQty: "40", lastPx: "10" });
+        const rest = er(clOrdId, { execType: "F", ordStatus: "2", cumQty: "100", lastQty: "60", lastPx: "10" });
+        assert.equal((await b.applyReport(SESSION, { type: "report", report: part }, T0 + 1)).outcome, "applied");
+        const outs = await a.applyReports(
+          SESSION,
+          [
+            { type: "report", report: ack },
+            { type: "report", report: { ...part, possResend: true } },
+            { type: "report", report: rest },
+            { type: "report", report: { ...rest, possDup: true } },
+          ],
+          T0 + 2,
+        );
+        assert.deepEqual(
+          outs.map((o) => o.outcome),
+          ["applied", "duplicate", "applied", "duplicate"],
+        );
+        const got = await a.get(rec.order.id);
+        assert.equal(got?.order.cumQty, "100");
+        assert.equal(got?.executions.length, 2);
+        assert.equal(statusOf(got!), OrderStatus.FILLED);
+        // A run for an order this handle has never seen (the other one placed it) is applied all the same.
+        const other = await placed(b);
+        const runOnA = await a.applyReports(
+          SESSION,
+          [
+            {
+              type: "report",
+              report: er(other.clOrdId, { execType: "0", ordStatus: "0", cumQty: "0", orderID: "V2" }),
+            },
+            {
+              type: "report",
+              report: er(other.clOrdId, {
+                execType: "F",
+                ordStatus: "2",
+                cumQty: "100",
+                lastQty: "100",
+                lastPx: "10",
+                orderID: "V2",
+              }),
+            },
+          ],
+          T0 + 3,
+        );
+        assert.deepEqual(
+          runOnA.map((o) => o.outcome),
+          ["applied", "applied"],
+        );
+        assert.equal(statusOf((await b.get(other.rec.order.id))!), OrderStatus.FILLED);
       }),
     );
 

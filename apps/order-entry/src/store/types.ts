@@ -109,6 +109,11 @@ export interface OrderRepository {
   ): Promise<UpdateOutcome & { released?: LogEntry[] }>;
   /** Applies a venue report once per (session, ExecID) — PossDup/PossResend copies included — atomically. */
   applyReport(sessionId: string, input: ReportInput, now: number): Promise<ReportOutcome>;
+  /**
+   * Reports of one order, in the order they came: the same outcomes as `applyReport` on each in turn, in one commit
+   * where they allow it (one Redis round trip for a venue's acknowledgement and fill instead of two).
+   */
+  applyReports(sessionId: string, inputs: readonly ReportInput[], now: number): Promise<ReportOutcome[]>;
   get(orderId: string): Promise<OrderRecord | undefined>;
   /** By any ClOrdID of the order's chain. */
   findByClOrdId(sessionId: string, clOrdId: string): Promise<OrderRecord | undefined>;
