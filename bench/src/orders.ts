@@ -32,7 +32,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -281,6 +281,45 @@ async function echoStream(
     client.close();
   }
 }
+
+/**
+ * CPU time of one stream message echoed between two processes that sleep in between — 100 a second, one at a time
+ * — both sides summed, µs. What a hop costs when nothing is batched: on a virtual machine waking a process on an
+ * idle CPU can cost far more than the bytes moved, and an order crosses tens of such hops at a modest rate.
+ */
+async function idleHopCpuUs(address: string, echoPid: number, seconds: number): Promise<number> {
+  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  try {
+    const call = client.makeBidiStreamRequest("/bench.Echo/Stream", identity, identity) as grpc.ClientDuplexStream<
+      Buffer,
+      Buffer
+    >;
+    call.on("error", () => undefined);
+    const trip = () =>
+      new Promise<void>((resolve) => {
+        call.once("data", () => resolve());
+        call.write(PAYLOAD);
+      });
+    for (let i = 0; i < 20; i++) await trip();
+    const cpu = () => cpuMsOf(echoPid) + cpuMsOf(process.pid);
+    const c0 = cpu();
+    const end = performance.now() + seconds * 1000;
+    let n = 0;
+    while (performance.now() < end) {
+      await sleep(10);
+      await trip();
+      n++;
+    }
+    const us = ((cpu() - c0) * 1000) / n;
+    call.end();
+    return us;
+  } finally {
+    client.close();
+  }
+}
+
+/** Set by main: `idleHopCpuUs` of this run. */
+let idleHopUs = Number.NaN;
 
 // --- the order stack --------------------------------------------------------------------------------------------------
 
@@ -819,6 +858,9 @@ interface OrderFigures {
   writesPerOrder: Record<string, number>;
   /** CPU time of all the stack's processes and the client per order submitted over the rounds, nothing subtracted. */
   rawStackCpuUsPerOrder: number;
+  /** The open loop at --rate: CPU time (nothing subtracted) and write syscalls per order, all processes summed. */
+  openCpuUsPerOrder: number;
+  openWritesPerOrder: number;
 }
 
 async function measureOrders(stack: Stack, unary: boolean): Promise<OrderFigures> {
@@ -888,6 +930,8 @@ async function measureOrders(stack: Stack, unary: boolean): Promise<OrderFigures
           .join(", ")}`,
       );
     }
+    let openCpuUs = Number.NaN;
+    let openWrites = Number.NaN;
     const openCpu0 = cpuSnapshot(stack);
     const openWrites0 = writesSnapshot(stack);
     const openSeq0 = seq;
@@ -908,6 +952,16 @@ async function measureOrders(stack: Stack, unary: boolean): Promise<OrderFigures
           .join(", ");
       log(`  open loop at ${RATE}/s (${openN} orders): CPU µs per order: ${per(openCpu0, openCpu1, 1000, true)}`);
       log(`  open loop write syscalls per order: ${per(openWrites0, openWrites1, 1)}`);
+      const sum = (a: Map<string, number>, b: Map<string, number>) =>
+        [...b].reduce((t, [k, v]) => t + v - (a.get(k) ?? 0), 0) / openN;
+      openCpuUs = sum(openCpu0, openCpu1) * 1000;
+      openWrites = sum(openWrites0, openWrites1);
+      // An echoed message is two writes, each waking the other side: the writes alone at the idle hop's price.
+      log(
+        `  open loop, all processes: ${Math.round(openCpuUs)} µs CPU and ${openWrites.toFixed(1)} writes per order; ` +
+          `at the idle hop's ${Math.round(idleHopUs)} µs per two writes, the writes alone come to ` +
+          `${Math.round((openWrites * idleHopUs) / 2)} µs — at most ${Math.round((cpus().length * 1e6) / openCpuUs)} orders/s on ${cpus().length} CPUs at this cost`,
+      );
     }
     return {
       ordersPerSec: median(rounds),
@@ -921,6 +975,8 @@ async function measureOrders(stack: Stack, unary: boolean): Promise<OrderFigures
       cpuUsPerOrder,
       writesPerOrder,
       rawStackCpuUsPerOrder: (rawCpuMs * 1000) / n,
+      openCpuUsPerOrder: openCpuUs,
+      openWritesPerOrder: openWrites,
     };
   } finally {
     d.close();
@@ -996,12 +1052,16 @@ async function main(): Promise<number> {
     unaryRounds.push(await echoUnary(echoAddress, Math.min(SECONDS, 2)));
     streamRounds.push(await echoStream(echoAddress, Math.min(SECONDS, 2)));
   }
+  idleHopUs = await idleHopCpuUs(echoAddress, echo.proc.pid as number, 3);
   await echo.stop();
   running.delete(echo);
   const baseUnary = median(unaryRounds);
   const baseStream = median(streamRounds);
   log(
     `baseline: grpc-js unary echo ${Math.round(baseUnary)}/s (${IN_FLIGHT} in flight), bidi stream echo ${Math.round(baseStream)}/s (256 in flight)`,
+  );
+  log(
+    `baseline: one stream message echoed between two otherwise idle processes (100/s, one at a time) costs ${Math.round(idleHopUs)} µs of CPU, both sides`,
   );
 
   const emit = (mode: Mode, f: OrderFigures, baseline: number, extra: Record<string, unknown> = {}) => {
@@ -1015,6 +1075,9 @@ async function main(): Promise<number> {
       ratio: ratio(f.ordersPerSec, baseline),
       errors: f.errors,
       cpuUsPerOrder: f.cpuUsPerOrder,
+      openCpuUsPerOrder: round(f.openCpuUsPerOrder),
+      openWritesPerOrder: Number.isFinite(f.openWritesPerOrder) ? Math.round(f.openWritesPerOrder * 10) / 10 : null,
+      idleHopCpuUs: round(idleHopUs),
       ...extra,
     };
     lines.push(line);
