@@ -956,11 +956,13 @@ async function measureOrders(stack: Stack, unary: boolean): Promise<OrderFigures
         [...b].reduce((t, [k, v]) => t + v - (a.get(k) ?? 0), 0) / openN;
       openCpuUs = sum(openCpu0, openCpu1) * 1000;
       openWrites = sum(openWrites0, openWrites1);
-      // An echoed message is two writes, each waking the other side: the writes alone at the idle hop's price.
+      // An echoed message is two writes, each waking the other side: the writes at the idle hop's price. That is what
+      // they cost when every one wakes a sleeping process (a modest rate); a write to a busy process costs less.
       log(
-        `  open loop, all processes: ${Math.round(openCpuUs)} µs CPU and ${openWrites.toFixed(1)} writes per order; ` +
-          `at the idle hop's ${Math.round(idleHopUs)} µs per two writes, the writes alone come to ` +
-          `${Math.round((openWrites * idleHopUs) / 2)} µs — at most ${Math.round((cpus().length * 1e6) / openCpuUs)} orders/s on ${cpus().length} CPUs at this cost`,
+        `  open loop, all processes: ${Math.round(openCpuUs)} µs CPU and ${openWrites.toFixed(1)} writes per order ` +
+          `(at the idle hop's ${Math.round(idleHopUs)} µs per two writes, if each woke a sleeping process: ` +
+          `${Math.round((openWrites * idleHopUs) / 2)} µs); at ${Math.round(openCpuUs)} µs an order, ` +
+          `${cpus().length} CPUs carry at most ${Math.round((cpus().length * 1e6) / openCpuUs)} orders/s`,
       );
     }
     return {
