@@ -112,6 +112,35 @@ describe("sequence numbers", () => {
     assert.equal(h.st.health, Health.Live);
   });
 
+  it("both sides recovering: their ResendRequest ahead of the sequence is answered and passed over, one recovery", () => {
+    // We expect 5; their Logon comes as 9 (they sent 5..8 to a process of ours that died), then their own
+    // ResendRequest as 10 (they missed our last messages too). Their replay of 5.. ends with one GapFill over
+    // 9 and 10 under MsgSeqNum 9 — a number we have passed once we took the queued Logon.
+    const h = new CoreHarness({}, { nextSenderSeq: 3, nextTargetSeq: 5 });
+    for (const seq of [1, 2]) h.stored.push({ seq, msgType: "D", bytes: h.msg("D", [11, `O${seq}`], { seq }).raw });
+    h.ev({ type: "connected" });
+    const logon = h.recv("A", [98, 0, 108, 30], { seq: 9 });
+    assert.deepEqual(sent(logon), ["35=A|34=3|98=0|108=30", "35=2|34=4|7=5|16=0"]);
+    assert.equal(h.st.health, Health.Recovery);
+    const served = h.serveLoads(h.recv("2", [7, 1, 16, 0], { seq: 10 }));
+    // Our two orders again, and a GapFill over our Logon and ResendRequest.
+    assert.deepEqual(
+      sent(served).map((m) => m.slice(0, 15)),
+      ["35=D|34=1|43=Y|", "35=D|34=2|43=Y|", "35=4|34=3|43=Y|"],
+      "their ResendRequest answered at once",
+    );
+    const poss = [43, "Y", 122, "20261127-08:59:59.000"];
+    for (const seq of [5, 6, 7, 8]) h.recv("0", [], { seq, header: poss });
+    assert.equal(h.st.nextTargetSeq, 11, "the queued Logon and ResendRequest passed over");
+    assert.equal(h.st.health, Health.Live);
+    const fill = h.recv("4", [36, 11, 123, "Y"], { seq: 9, header: poss });
+    assert.deepEqual(sent(fill), [], "the GapFill over 9..10 is a PossDup copy of what we have");
+    const next = h.recv("0", [], { seq: 11 });
+    assert.deepEqual(sent(next), [], "no second ResendRequest");
+    assert.equal(h.st.nextTargetSeq, 12);
+    assert.equal(h.st.health, Health.Live);
+  });
+
   it("sends only one ResendRequest while a gap is open", () => {
     const h = new CoreHarness();
     h.logon();

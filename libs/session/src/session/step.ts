@@ -860,6 +860,11 @@ function onResendRequest(st: SessionState, acts: SessionAction[], msg: FixMessag
   }
   const seq = msg.getInt(Tag.MsgSeqNum) ?? 0;
   if (seq === st.nextTargetSeq) st.nextTargetSeq++;
+  // Ahead of the sequence: answered now (FIX), and queued so that its number is passed over when the gap before it
+  // closes. Otherwise a counterparty recovering at the same time — its ResendRequest right after its Logon, then one
+  // GapFill over both in its replay, under a number we have passed once we took the queued Logon — leaves it missing,
+  // and it is asked for again: a second recovery for one message.
+  else if (seq > st.nextTargetSeq && st.receivedLogon) st.queue.set(seq, msg);
   const last = st.lastResendAsk;
   if (last !== null && last.begin === begin && last.end === end) last.count++;
   else st.lastResendAsk = { begin, end, count: 1 };
