@@ -164,6 +164,7 @@ export abstract class BaseRepository implements OrderRepository {
         };
       const next = r.record;
       const event = r.change ? eventOf(next, r.change, now, r.execution) : undefined;
+      const ids = gained(rec.order, next.order);
       const res = await this.commit({
         orderId,
         sessionId: rec.order.session,
@@ -171,8 +172,8 @@ export abstract class BaseRepository implements OrderRepository {
         record: next,
         cumQtyBefore: rec.order.cumQty,
         allowCumQtyDown: false,
-        clOrdIds: next.order.chain.filter((c) => !rec.order.chain.includes(c)),
-        orderIds: next.order.facts.orderIDs.filter((c) => !rec.order.facts.orderIDs.includes(c)),
+        clOrdIds: ids.clOrdIds,
+        orderIds: ids.orderIds,
         open: isOpen(next),
         ...(event && { events: [event] }),
         at: now,
@@ -190,15 +191,15 @@ export abstract class BaseRepository implements OrderRepository {
       };
       if (r.apply) out.apply = r.apply;
       if (event && res.position !== undefined) out.entry = { position: res.position, event };
-      const newIds = next.order.chain.filter((c) => !rec.order.chain.includes(c));
-      if (newIds.length > 0 && res.unmatched !== 0) out.released = await this.rematch(next.order, now, newIds);
+      if (ids.clOrdIds.length > 0 && res.unmatched !== 0)
+        out.released = await this.rematch(next.order, now, ids.clOrdIds);
       return out;
     }
     throw new ConcurrentUpdateError(`order ${orderId}: still contended after ${MAX_ATTEMPTS} attempts`);
   }
 
   async applyReport(sessionId: string, input: ReportInput, now: number): Promise<ReportOutcome> {
-    const dedupe = input.type === "report" ? reportDedupeKey(input.report) : cancelRejectDedupeKey(input.reject);
+    const dedupe = dedupeKeyOf(input);
     const flags =
       input.type === "report"
         ? { possDup: input.report.possDup === true, possResend: input.report.possResend === true }
@@ -241,7 +242,7 @@ export abstract class BaseRepository implements OrderRepository {
         (names.clOrdID !== undefined && rec.order.chain.includes(names.clOrdID)) ||
         (names.origClOrdID !== undefined && rec.order.chain.includes(names.origClOrdID)) ||
         (names.orderID !== undefined && rec.order.facts.orderIDs.includes(names.orderID));
-      const key = input.type === "report" ? reportDedupeKey(input.report) : cancelRejectDedupeKey(input.reject);
+      const key = dedupeKeyOf(input);
       const kind = input.type === "report" ? kindOf(input.report) : undefined;
       if (!ours || key === undefined || dedupe.includes(key)) return undefined;
       if (kind === ReportKind.TradeCancel || kind === ReportKind.TradeCorrect) return undefined;
@@ -255,8 +256,7 @@ export abstract class BaseRepository implements OrderRepository {
       rec = r.record;
     }
     rec.rev = first.rev + 1; // one commit
-    const newIds = rec.order.chain.filter((c) => !first.order.chain.includes(c));
-    const newVenueIds = rec.order.facts.orderIDs.filter((c) => !first.order.facts.orderIDs.includes(c));
+    const ids = gained(first.order, rec.order);
     const res = await this.commit({
       orderId: found.orderId,
       sessionId,
@@ -265,8 +265,8 @@ export abstract class BaseRepository implements OrderRepository {
       dedupe,
       cumQtyBefore: first.order.cumQty,
       allowCumQtyDown: false,
-      clOrdIds: newIds,
-      orderIds: newVenueIds,
+      clOrdIds: ids.clOrdIds,
+      orderIds: ids.orderIds,
       open: isOpen(rec),
       events,
       at: now,
@@ -280,9 +280,9 @@ export abstract class BaseRepository implements OrderRepository {
         s.entry = { position: p + i, event: events[i] as OrderEvent };
       });
     }
-    if ((newIds.length > 0 || newVenueIds.length > 0) && res.unmatched !== 0) {
+    if ((ids.clOrdIds.length > 0 || ids.orderIds.length > 0) && res.unmatched !== 0) {
       const last = steps[steps.length - 1] as ReportOutcome;
-      last.released = await this.rematch(rec.order, now, newIds, newVenueIds);
+      last.released = await this.rematch(rec.order, now, ids.clOrdIds, ids.orderIds);
     }
     return steps;
   }
@@ -339,6 +339,8 @@ export abstract class BaseRepository implements OrderRepository {
       const event = next && r.change ? eventOf(next, r.change, now, r.execution) : undefined;
       if (event !== undefined && input.traceparent !== undefined) event.traceparent = input.traceparent;
       const kind = input.type === "report" ? kindOf(input.report) : undefined;
+      // A report refused for good gains nothing: gained(rec, rec) is empty.
+      const ids = gained(rec.order, (next ?? rec).order);
       const res = await this.commit({
         orderId,
         sessionId,
@@ -349,8 +351,8 @@ export abstract class BaseRepository implements OrderRepository {
         cumQtyBefore: rec.order.cumQty,
         // Only a trade bust or correction may lower CumQty (FIX: ExecType H/G, 4.2 ExecTransType 1/2).
         allowCumQtyDown: kind === ReportKind.TradeCancel || kind === ReportKind.TradeCorrect,
-        clOrdIds: next ? next.order.chain.filter((c) => !rec.order.chain.includes(c)) : [],
-        orderIds: next ? next.order.facts.orderIDs.filter((c) => !rec.order.facts.orderIDs.includes(c)) : [],
+        clOrdIds: ids.clOrdIds,
+        orderIds: ids.orderIds,
         open: isOpen(next ?? rec),
         ...(event && { events: [event] }),
         at: now,
@@ -367,13 +369,9 @@ export abstract class BaseRepository implements OrderRepository {
       const out: ReportOutcome = { outcome: r.outcome === "applied" ? "applied" : "rejected", record: next ?? rec };
       if (r.apply) out.apply = r.apply;
       if (event && res.position !== undefined) out.entry = { position: res.position, event };
-      if (next) {
-        const newIds = next.order.chain.filter((c) => !rec.order.chain.includes(c));
-        const newVenueIds = next.order.facts.orderIDs.filter((c) => !rec.order.facts.orderIDs.includes(c));
-        // Nothing kept for unknown orders on the session (the commit counted them): nothing to take back.
-        if ((newIds.length > 0 || newVenueIds.length > 0) && res.unmatched !== 0)
-          out.released = await this.rematch(next.order, now, newIds, newVenueIds);
-      }
+      // Nothing kept for unknown orders on the session (the commit counted them): nothing to take back.
+      if (next && (ids.clOrdIds.length > 0 || ids.orderIds.length > 0) && res.unmatched !== 0)
+        out.released = await this.rematch(next.order, now, ids.clOrdIds, ids.orderIds);
       return out;
     }
     throw new ConcurrentUpdateError(`report on ${sessionId}: still contended after ${MAX_ATTEMPTS} attempts`);
@@ -411,6 +409,19 @@ export abstract class BaseRepository implements OrderRepository {
     }
     return out;
   }
+}
+
+/** The ClOrdIDs and venue OrderIDs `after` has and `before` had not: what a commit indexes and a rematch looks for. */
+function gained(before: Order, after: Order): { clOrdIds: string[]; orderIds: string[] } {
+  return {
+    clOrdIds: after.chain.filter((c) => !before.chain.includes(c)),
+    orderIds: after.facts.orderIDs.filter((c) => !before.facts.orderIDs.includes(c)),
+  };
+}
+
+/** A report's dedupe key within its session (undefined: an Order Status report with ExecID 0, which moves nothing). */
+function dedupeKeyOf(input: ReportInput): string | undefined {
+  return input.type === "report" ? reportDedupeKey(input.report) : cancelRejectDedupeKey(input.reject);
 }
 
 /** CumQty went down: refused unless a trade bust or correction did it. */
