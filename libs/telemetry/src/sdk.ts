@@ -26,6 +26,7 @@ import {
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
+import { PreciseStartProcessor } from "./clock.js";
 import { readTelemetryConfig, SamplerName, type TelemetryConfig } from "./config.js";
 import { DEFAULT_SCOPE, state } from "./state.js";
 
@@ -89,7 +90,12 @@ function start(config: TelemetryConfig, options: TelemetryOptions): Sdk {
       ...(options.serviceVersion ? { [ATTR_SERVICE_VERSION]: options.serviceVersion } : {}),
     }),
   );
-  const provider = new TracerProvider({ resource, sampler: makeSampler(config), spanProcessors: [processor] });
+  // Span starts to the microsecond, not Date.now()'s millisecond (clock.ts): an order's hops are sub-millisecond.
+  const provider = new TracerProvider({
+    resource,
+    sampler: makeSampler(config),
+    spanProcessors: [new PreciseStartProcessor(), processor],
+  });
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());

@@ -22,8 +22,14 @@ export function isAncestor(spans: CollectedSpan[], ancestor: CollectedSpan, span
   return false;
 }
 
-/** An indented tree, `service: name` per line, children in start order. */
-export function renderTrace(spans: CollectedSpan[]): string {
+/**
+ * An indented tree, `service: name` per line, children in start order. With `timings`, each line also says when
+ * the span started (ms after the trace's first span) and how long it lasted: where an order's time goes.
+ */
+export function renderTrace(spans: CollectedSpan[], opts: { timings?: boolean } = {}): string {
+  let origin = spans[0]?.startTimeUnixNano ?? 0n;
+  for (const s of spans) if (s.startTimeUnixNano < origin) origin = s.startTimeUnixNano;
+  const ms = (ns: bigint) => (Number(ns) / 1e6).toFixed(2);
   const ids = new Set(spans.map((s) => s.spanId));
   const children = new Map<string | undefined, CollectedSpan[]>();
   for (const s of spans) {
@@ -37,7 +43,10 @@ export function renderTrace(spans: CollectedSpan[]): string {
     const kids = (children.get(parent) ?? []).sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1));
     for (const k of kids) {
       const orphan = depth === 0 && k.parentSpanId !== undefined ? ` (parent ${k.parentSpanId} missing)` : "";
-      lines.push(`${"  ".repeat(depth)}${k.serviceName}: ${k.name}${orphan}`);
+      const at = opts.timings
+        ? ` @${ms(k.startTimeUnixNano - origin)} ms +${ms(k.endTimeUnixNano - k.startTimeUnixNano)} ms`
+        : "";
+      lines.push(`${"  ".repeat(depth)}${k.serviceName}: ${k.name}${orphan}${at}`);
       walk(k.spanId, depth + 1);
     }
   };
