@@ -26,7 +26,8 @@
  * Options: --json, --seconds=3, --rounds=3, --in-flight=64, --window=256, --rate=500, --latency-seconds=4,
  * --only=unary,stream,embedded,stream-mtls, --latency-only (the open loop alone), --single-frames,
  * --profile=order-entry,risk,connector,venue-sim,embedded (node --cpu-prof on those processes; the files' folder is
- * printed on stderr and kept), --redis=URL, --nats=URL. Also printed per mode: 20 lone orders' latency, and CPU
+ * printed on stderr and kept), --trace (the services export spans to a collector here; a table of where the lone
+ * orders' time goes, orders-trace.ts), --redis=URL, --nats=URL. Also printed per mode: 20 lone orders' latency, and CPU
  * time and write(2) calls per order by process (from /proc). Every wait is bounded; the run fails (exit 1) on a
  * broken stream, an order that never fills or a process that dies; refused orders are counted (`errors`).
  */
@@ -51,8 +52,10 @@ import { type OrderEntryClient, orderEntryClient } from "@fixmesh/order-entry";
 import { type ClientTls, mtlsFromFolder } from "@fixmesh/security";
 import { TestPki } from "@fixmesh/security/testing";
 import { createRedisClient } from "@fixmesh/store";
+import { type OtlpCollector, startOtlpCollector } from "@fixmesh/telemetry/testing";
 import * as grpc from "@grpc/grpc-js";
 import { type MtlsSetup, makeMtls } from "./orders-mtls.js";
+import { type LoneTiming, loneTraces, stageTable } from "./orders-trace.js";
 
 // --- options --------------------------------------------------------------------------------------------------------
 
@@ -100,6 +103,9 @@ for (const m of ONLY) {
   }
 }
 const PROFILE = new Set((args.get("profile") ?? "").split(",").filter((s) => s.length > 0));
+/** The services export their spans to a collector here, and the lone orders' spans are tabled (orders-trace.ts). */
+const TRACE = args.get("trace") === "true";
+let collector: OtlpCollector | undefined;
 const REDIS_URL = args.get("redis") ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const NATS_URL = args.get("nats") ?? process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 
@@ -138,8 +144,14 @@ function spawnNode(name: string, script: string, scriptArgs: string[], profileAs
   }
   const proc = spawn(process.execPath, [...nodeArgs, script, ...scriptArgs], {
     cwd: REPO,
-    // No trace export: the benchmark measures the order path, not an OTLP exporter with no collector.
-    env: { ...process.env, OTEL_TRACES_EXPORTER: "none", OTEL_METRICS_EXPORTER: "none", OTEL_LOGS_EXPORTER: "none" },
+    // No trace export (unless --trace): the benchmark measures the order path, not an OTLP exporter.
+    env: {
+      ...process.env,
+      OTEL_TRACES_EXPORTER: collector === undefined ? "none" : "otlp",
+      OTEL_METRICS_EXPORTER: "none",
+      OTEL_LOGS_EXPORTER: "none",
+      ...collector?.env(`fixmesh-${profileAs}`),
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const stderr: string[] = [];
@@ -287,7 +299,11 @@ async function echoStream(
  * — both sides summed, µs. What a hop costs when nothing is batched: on a virtual machine waking a process on an
  * idle CPU can cost far more than the bytes moved, and an order crosses tens of such hops at a modest rate.
  */
-async function idleHopCpuUs(address: string, echoPid: number, seconds: number): Promise<number> {
+async function idleHop(
+  address: string,
+  echoPid: number,
+  seconds: number,
+): Promise<{ cpuUs: number; rttP50Ms: number; rttP90Ms: number }> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   try {
     const call = client.makeBidiStreamRequest("/bench.Echo/Stream", identity, identity) as grpc.ClientDuplexStream<
@@ -305,20 +321,23 @@ async function idleHopCpuUs(address: string, echoPid: number, seconds: number): 
     const c0 = cpu();
     const end = performance.now() + seconds * 1000;
     let n = 0;
+    const rtts: number[] = [];
     while (performance.now() < end) {
       await sleep(10);
+      const t0 = performance.now();
       await trip();
+      rtts.push(performance.now() - t0);
       n++;
     }
     const us = ((cpu() - c0) * 1000) / n;
     call.end();
-    return us;
+    return { cpuUs: us, rttP50Ms: pct(rtts, 0.5), rttP90Ms: pct(rtts, 0.9) };
   } finally {
     client.close();
   }
 }
 
-/** Set by main: `idleHopCpuUs` of this run. */
+/** Set by main: the idle hop's CPU (`idleHopCpuUs`) of this run. */
 let idleHopUs = Number.NaN;
 
 // --- the order stack --------------------------------------------------------------------------------------------------
@@ -871,19 +890,29 @@ async function measureOrders(stack: Stack, unary: boolean): Promise<OrderFigures
     // A lone order at a time: what one order costs when nothing queues (answer, then the fill on the updates).
     const answerMs: number[] = [];
     const fillMs: number[] = [];
+    const wall = (t: number) => performance.timeOrigin + t;
+    // --trace: the spans of the orders before these (exported every 100 ms) are in before the lone ones start.
+    if (collector !== undefined) await sleep(500);
+    const loneSince = wall(performance.now());
+    const timings: LoneTiming[] = [];
     for (let i = 0; i < LONE; i++) {
       const t0 = performance.now();
       const before = d.filled;
       await d.submit(t0);
       if (unary) answerMs.push(d.lastAnswerAt - t0);
       await d.drain(10_000);
-      if (d.filled > before) fillMs.push(performance.now() - t0);
+      if (d.filled > before) {
+        const t1 = performance.now();
+        fillMs.push(t1 - t0);
+        timings.push({ submittedAt: wall(t0), filledAt: wall(t1) });
+      }
     }
     const lone = { answerP50ms: pct(answerMs, 0.5), fillP50ms: pct(fillMs, 0.5), fillMaxMs: pct(fillMs, 1) };
     log(
       `  lone orders (${LONE}, one at a time): ${unary ? `SubmitOrder answered p50 ${lone.answerP50ms.toFixed(2)} ms, ` : ""}` +
         `fill seen p50 ${lone.fillP50ms.toFixed(2)} ms, max ${lone.fillMaxMs.toFixed(2)} ms`,
     );
+    if (collector !== undefined) log(stageTable(await loneTraces(collector, loneSince - 1, LONE, 8), timings));
     // Warm-up: one short closed-loop round, not counted.
     if (!LATENCY_ONLY) await closedLoop(d, unary, 1, []);
     const rounds: number[] = [];
@@ -1042,6 +1071,7 @@ async function main(): Promise<number> {
       `stream window ${WINDOW}, open loop ${RATE}/s for ${LATENCY_SECONDS} s, ` +
       `${SINGLE_FRAMES ? "one request/update per frame" : "batch frames"}; load average ${load} at start`,
   );
+  if (TRACE) collector = await startOtlpCollector();
   if (PROFILE.size > 0) log(`CPU profiles (node --cpu-prof) of ${[...PROFILE].join(", ")} go to ${PROFILE_DIR}`);
   const lines: Record<string, unknown>[] = [];
 
@@ -1054,7 +1084,8 @@ async function main(): Promise<number> {
     unaryRounds.push(await echoUnary(echoAddress, Math.min(SECONDS, 2)));
     streamRounds.push(await echoStream(echoAddress, Math.min(SECONDS, 2)));
   }
-  idleHopUs = await idleHopCpuUs(echoAddress, echo.proc.pid as number, 3);
+  const hop = await idleHop(echoAddress, echo.proc.pid as number, 3);
+  idleHopUs = hop.cpuUs;
   await echo.stop();
   running.delete(echo);
   const baseUnary = median(unaryRounds);
@@ -1063,7 +1094,8 @@ async function main(): Promise<number> {
     `baseline: grpc-js unary echo ${Math.round(baseUnary)}/s (${IN_FLIGHT} in flight), bidi stream echo ${Math.round(baseStream)}/s (256 in flight)`,
   );
   log(
-    `baseline: one stream message echoed between two otherwise idle processes (100/s, one at a time) costs ${Math.round(idleHopUs)} µs of CPU, both sides`,
+    `baseline: one stream message echoed between two otherwise idle processes (100/s, one at a time) costs ${Math.round(idleHopUs)} µs of CPU, both sides; ` +
+      `round trip p50 ${hop.rttP50Ms.toFixed(2)} ms, p90 ${hop.rttP90Ms.toFixed(2)} ms`,
   );
 
   const emit = (mode: Mode, f: OrderFigures, baseline: number, extra: Record<string, unknown> = {}) => {
