@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { connect } from "@nats-io/transport-node";
 import type { Delivered } from "./bus.js";
 import { type DurableBus, DurableConfigError, type DurableConsumer } from "./durable.js";
 import type { BusEvent } from "./events.js";
@@ -296,6 +297,42 @@ describe("durable consumer: JetStream crash", () => {
       unblock();
       await c1.stop();
     } finally {
+      await h.cleanup();
+    }
+  });
+});
+
+describe("durable consumer: JetStream pull requests", () => {
+  it("a burst of events rides the open pull: handed over in one batch, no request of its own", async () => {
+    const h = await jetstream();
+    // Every pull request the consumer sends, as the server receives it (a plain subscription sees the API subject).
+    const watcher = await connect({ servers: NATS_URL });
+    const requests: number[] = [];
+    const stream = `DURTEST_${h.prefix}`;
+    watcher.subscribe(`$JS.API.CONSUMER.MSG.NEXT.${stream}.burst`, {
+      callback: () => {
+        requests.push(Date.now());
+      },
+    });
+    await watcher.flush();
+    const c = await h.bus.durable({ name: "burst", filter: `${h.prefix}.>`, batch: 50 });
+    const batches: number[] = [];
+    try {
+      c.start(async (batch) => {
+        batches.push(batch.length);
+      });
+      await until(() => requests.length >= 1, "the first pull request");
+      const before = requests.length;
+      await h.bus.publish(Array.from({ length: 5 }, (_, i) => ev(h.prefix, i)));
+      await until(() => batches.reduce((a, b) => a + b, 0) === 5, "all five handed over");
+      await new Promise((r) => setTimeout(r, 100));
+      await watcher.flush();
+      assert.deepEqual(batches, [5], "the five published together are one batch");
+      // The pull open when they came took them all (a long poll for one, then a fetch of the rest, was 2 or 3).
+      assert.equal(requests.length - before, 0, `pull requests for the burst: ${requests.length - before}`);
+    } finally {
+      await c.stop();
+      await watcher.close();
       await h.cleanup();
     }
   });

@@ -61,6 +61,9 @@ export class DurableConfigError extends Error {
 }
 
 const DEFAULT_BATCH = 500;
+/** How long a fetch waits for events at most: a reader's pull is renewed this often. */
+const FETCH_EXPIRES_MS = 1000;
+
 /** The smallest inactive threshold accepted: the reader's long poll renews its activity every second. */
 const MIN_INACTIVE_THRESHOLD_MS = 1_000;
 const DEFAULT_ACK_WAIT_MS = 30_000;
@@ -157,10 +160,9 @@ export interface NatsLink {
 /**
  * A durable pull consumer with explicit acks. NATS 2.9 allows one `filter_subject` per consumer.
  *
- * Pulling: a long poll for one message (so an idle consumer answers the first event at once), then a fetch of as
- * many as the server reported pending, up to the batch size (a fetch for more than is available would wait for
- * its expiry). One batch is fetched ahead while the handler runs; nothing more — memory stays bounded by two
- * batches. A batch whose handler throws is retried in this process after a back-off, with `working()` keeping
+ * Pulling: one open fetch of up to a batch, read as the server fills it (see `pull`): an idle consumer answers the
+ * first event at once, and the events after it ride the same request. One batch is fetched ahead while the handler
+ * runs; nothing more — memory stays bounded by one batch besides those in the handler. A batch whose handler throws is retried in this process after a back-off, with `working()` keeping
  * the server from redelivering it (or the batch fetched ahead) meanwhile, so events reach the handler in stream
  * order; if the process dies the server redelivers after `ackWaitMs`.
  */
@@ -243,42 +245,72 @@ export class JetStreamDurableConsumer implements DurableConsumer {
     this.loop = this.run(handler, this.opts.pipeline);
   }
 
-  /** What the server reported pending after the last event fetched: a backlog of a full batch or more. */
-  private backlog = 0;
+  /** Events the open fetch delivered and no pull has taken yet (covered by the keep-alive like the batches). */
+  private arrived: JsMsg[] = [];
+  /** The open fetch, while it runs. */
+  private open: Promise<void> | null = null;
+  /** Why the last fetch failed, for the next pull to throw. */
+  private failure: unknown = null;
+  /** Wakes the waiting pull: an event arrived, or the fetch ended. */
+  private signal: (() => void) | null = null;
 
   /**
-   * Fetches the next batch. With a backlog of a full batch, one fetch of `batch` (the server has them all);
-   * otherwise a long poll of up to `expiresMs` for the first event, then a fetch of what is already pending.
+   * Opens a fetch of up to a batch, read as the server fills it: each event goes to `arrived` as it comes, for as
+   * long as the fetch lasts (a second, or a full batch).
    */
-  private async pull(expiresMs: number): Promise<JsMsg[]> {
+  private openFetch(consumer: Consumer): void {
+    this.open = (async () => {
+      const it = await consumer.fetch({ max_messages: this.opts.batch, expires: FETCH_EXPIRES_MS });
+      for await (const m of it) {
+        this.arrived.push(m);
+        this.signal?.();
+      }
+    })()
+      .catch((err: unknown) => {
+        this.failure = err;
+      })
+      .finally(() => {
+        this.open = null;
+        this.signal?.();
+      });
+  }
+
+  /**
+   * The next batch: what has arrived, or the first event to arrive within a second and those that came with it
+   * (events published together are read off the socket together, before a setImmediate). One open fetch serves
+   * many batches — an idle consumer answers the first event at once, and the events after it need no request of
+   * their own (a long poll for one event, then a fetch of the rest, cost a round trip to the server per batch).
+   * A new fetch opens only when nothing waits and none is open: what is out of the stream besides the batches in the
+   * handler (the batch fetched ahead, and what arrived after it) is at most one fetch, one batch. `[]` when a fetch
+   * ended with nothing.
+   */
+  private async pull(): Promise<JsMsg[]> {
     const consumer = this.consumer;
     if (!consumer) throw new Error("consumer not ready");
-    const out: JsMsg[] = [];
-    if (this.backlog >= this.opts.batch) {
-      const it = await consumer.fetch({ max_messages: this.opts.batch, expires: 1000 });
-      for await (const m of it) out.push(m);
-    } else {
-      const first = await consumer.next({ expires: expiresMs });
-      if (!first) {
-        this.backlog = 0;
+    if (this.arrived.length === 0) {
+      if (this.open === null) this.openFetch(consumer);
+      await new Promise<void>((resolve) => {
+        this.signal = () => {
+          this.signal = null;
+          resolve();
+        };
+      });
+      if (this.arrived.length === 0) {
+        const err = this.failure;
+        this.failure = null;
+        if (err !== null) throw err;
         return [];
       }
-      out.push(first);
-      const more = Math.min(this.opts.batch - 1, first.info.pending);
-      if (more > 0 && !this.stopped) {
-        const it = await consumer.fetch({ max_messages: more, expires: 1000 });
-        for await (const m of it) out.push(m);
-      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    this.backlog = out.length > 0 ? out[out.length - 1].info.pending : 0;
-    return out;
+    return this.arrived.splice(0, this.opts.batch);
   }
 
   private async pullWithRetry(): Promise<JsMsg[] | null> {
     let attempt = 0;
     while (!this.stopped) {
       try {
-        return await this.pull(1000);
+        return await this.pull();
       } catch (err) {
         // The bus was closed under us: nothing more will come (the server redelivers after ackWait).
         if (this.stopped || this.conn.isClosed()) return null;
@@ -325,6 +357,7 @@ export class JetStreamDurableConsumer implements DurableConsumer {
     const keepAlive = setInterval(
       () => {
         for (const msgs of held) for (const m of msgs) m.working();
+        for (const m of this.arrived) m.working();
       },
       Math.max(50, Math.floor(this.opts.ackWaitMs / 3)),
     );
@@ -366,8 +399,10 @@ export class JetStreamDurableConsumer implements DurableConsumer {
     // the pull ahead has ended, or the server would hand the first event straight back to that pull, and the
     // next consumer would see it after the rest.
     const left = await next.catch(() => null);
+    await this.open;
     for (const m of unacked) m.nak();
     if (left) for (const m of left) m.nak();
+    for (const m of this.arrived.splice(0)) m.nak();
     await this.flush().catch(() => undefined);
   }
 
