@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { Delivered } from "./bus.js";
 import { type DurableBus, DurableConfigError, type DurableConsumer } from "./durable.js";
@@ -333,6 +334,30 @@ describe("durable consumer: JetStream pull requests", () => {
     } finally {
       await c.stop();
       await watcher.close();
+      await h.cleanup();
+    }
+  });
+});
+
+describe("durable consumer: JetStream consumer lost", () => {
+  it("recreates a durable the server lost (deleted under it) and hands over what is published after", async () => {
+    const h = await jetstream();
+    const admin = await connect({ servers: NATS_URL });
+    const c = await h.bus.durable({ name: "lost", filter: `${h.prefix}.>`, batch: 10 });
+    const got = new Set<string>();
+    try {
+      c.start(async (batch) => {
+        for (const d of batch) got.add(d.id);
+      });
+      await h.bus.publish(Array.from({ length: 3 }, (_, i) => ev(h.prefix, i)));
+      await until(() => got.size === 3, "the first three");
+      await (await jetstreamManager(admin)).consumers.delete(`DURTEST_${h.prefix}`, "lost");
+      await h.bus.publish(Array.from({ length: 3 }, (_, i) => ev(h.prefix, i + 3)));
+      await until(() => got.size === 6, "the three published after the durable was lost", 20_000);
+      assert.ok((await (h.bus as JetStreamBus).durableInfo("lost")).pending === 0, "the recreated durable is read to the end");
+    } finally {
+      await c.stop();
+      await admin.close();
       await h.cleanup();
     }
   });

@@ -288,7 +288,11 @@ export class JetStreamDurableConsumer implements DurableConsumer {
     const consumer = this.consumer;
     if (!consumer) throw new Error("consumer not ready");
     if (this.arrived.length === 0) {
-      if (this.open === null) this.openFetch(consumer);
+      if (this.open === null) {
+        // A fetch that failed after handing events over: its error comes once they are taken.
+        this.throwFailure();
+        this.openFetch(consumer);
+      }
       await new Promise<void>((resolve) => {
         this.signal = () => {
           this.signal = null;
@@ -296,14 +300,18 @@ export class JetStreamDurableConsumer implements DurableConsumer {
         };
       });
       if (this.arrived.length === 0) {
-        const err = this.failure;
-        this.failure = null;
-        if (err !== null) throw err;
+        this.throwFailure();
         return [];
       }
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return this.arrived.splice(0, this.opts.batch);
+  }
+
+  private throwFailure(): void {
+    const err = this.failure;
+    this.failure = null;
+    if (err !== null) throw err;
   }
 
   private async pullWithRetry(): Promise<JsMsg[] | null> {
@@ -314,8 +322,10 @@ export class JetStreamDurableConsumer implements DurableConsumer {
       } catch (err) {
         // The bus was closed under us: nothing more will come (the server redelivers after ackWait).
         if (this.stopped || this.conn.isClosed()) return null;
-        // The server lost the consumer (restarted without state, or someone deleted it): recreate it.
-        if (isConsumerNotFound(err)) await this.ensure().catch(() => undefined);
+        // The server may have lost the consumer (restarted without state, or someone deleted it): the pull then
+        // fails with "consumer deleted", "heartbeats missed" or "consumer not found" — whichever, make sure it
+        // exists (creates it if not, a lookup if so; nothing to do while the server is unreachable).
+        await this.ensure().catch(() => undefined);
         await this.sleeper.sleep(retryDelay(attempt++));
       }
     }
