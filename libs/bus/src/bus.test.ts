@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { Delivered } from "./bus.js";
 import { type BusEvent, messageEventId, messageSubject, sessionToken, subjectMatches } from "./events.js";
@@ -84,6 +85,50 @@ describe("JetStream bus (real NATS)", () => {
       await bus.close();
     }
   });
+});
+
+describe("JetStream subscription whose consumer the server loses", { timeout: 60_000 }, () => {
+  for (const from of ["now", "the start"] as const) {
+    it(`(from ${from}) is made again from the next event: nothing skipped, nothing twice, nothing left after unsubscribe`, async () => {
+      const prefix = `t${rand()}`;
+      const stream = `FIXTEST_${prefix}`;
+      const bus = await JetStreamBus.connect({ servers: NATS_URL, stream, subjects: [`${prefix}.>`] });
+      const admin = await connect({ servers: NATS_URL });
+      const jsm = await jetstreamManager(admin);
+      const consumers = async () => {
+        const names: string[] = [];
+        for await (const c of jsm.consumers.list(stream)) names.push(c.name);
+        return names;
+      };
+      const until = async (cond: () => boolean, what: string) => {
+        const deadline = Date.now() + 20_000;
+        while (!cond()) {
+          if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      };
+      try {
+        await bus.publish([ev(prefix, 0)]);
+        const got: string[] = [];
+        const sub = await bus.subscribe(`${prefix}.>`, (d) => got.push(d.id), from === "now" ? {} : { fromSeq: 1 });
+        await bus.publish([ev(prefix, 1)]);
+        await until(() => got.includes(`${prefix}:1`), "event 1");
+        // The server loses it (as it does after 30 s without its reader).
+        for (const name of await consumers()) await jsm.consumers.delete(stream, name);
+        await bus.publish([ev(prefix, 2), ev(prefix, 3)]);
+        await until(() => got.includes(`${prefix}:3`), "events published after the consumer was lost");
+        await new Promise((r) => setTimeout(r, 200));
+        const expected = (from === "now" ? [1, 2, 3] : [0, 1, 2, 3]).map((i) => `${prefix}:${i}`);
+        assert.deepEqual(got, expected);
+        await sub.unsubscribe();
+        assert.deepEqual(await consumers(), [], "no consumer left behind");
+      } finally {
+        await admin.close();
+        await bus.deleteStream();
+        await bus.close();
+      }
+    });
+  }
 });
 
 describe("JetStream publish acknowledgements", { timeout: 30_000 }, () => {

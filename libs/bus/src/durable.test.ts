@@ -354,7 +354,10 @@ describe("durable consumer: JetStream consumer lost", () => {
       await (await jetstreamManager(admin)).consumers.delete(`DURTEST_${h.prefix}`, "lost");
       await h.bus.publish(Array.from({ length: 3 }, (_, i) => ev(h.prefix, i + 3)));
       await until(() => got.size === 6, "the three published after the durable was lost", 20_000);
-      assert.ok((await (h.bus as JetStreamBus).durableInfo("lost")).pending === 0, "the recreated durable is read to the end");
+      assert.ok(
+        (await (h.bus as JetStreamBus).durableInfo("lost")).pending === 0,
+        "the recreated durable is read to the end",
+      );
     } finally {
       await c.stop();
       await admin.close();

@@ -109,7 +109,7 @@ export function validateDurableOptions(opts: DurableConsumerOptions): Required<D
 }
 
 /** Back-off between attempts of a failing batch: 100 ms doubling to 5 s. */
-function retryDelay(attempt: number): number {
+export function retryDelay(attempt: number): number {
   return Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(attempt, 10));
 }
 
@@ -319,7 +319,7 @@ export class JetStreamDurableConsumer implements DurableConsumer {
     while (!this.stopped) {
       try {
         return await this.pull();
-      } catch (err) {
+      } catch {
         // The bus was closed under us: nothing more will come (the server redelivers after ackWait).
         if (this.stopped || this.conn.isClosed()) return null;
         // The server may have lost the consumer (restarted without state, or someone deleted it): the pull then

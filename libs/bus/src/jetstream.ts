@@ -1,5 +1,6 @@
 import {
   AckPolicy,
+  type ConsumerMessages,
   DeliverPolicy,
   type JetStreamClient,
   type JetStreamManager,
@@ -15,7 +16,13 @@ import {
 } from "@nats-io/transport-node";
 import type { Delivered, EventBus, Subscription } from "./bus.js";
 import { connectCoalescing } from "./coalescing-transport.js";
-import { type DurableConsumer, type DurableConsumerOptions, JetStreamDurableConsumer, toDelivered } from "./durable.js";
+import {
+  type DurableConsumer,
+  type DurableConsumerOptions,
+  JetStreamDurableConsumer,
+  retryDelay,
+  toDelivered,
+} from "./durable.js";
 import type { BusEvent } from "./events.js";
 
 export interface JetStreamBusOptions {
@@ -196,33 +203,78 @@ export class JetStreamBus implements EventBus {
     p.resolve(ack.duplicate === true);
   }
 
+  /**
+   * Every event matching `filter` from `fromSeq` (default: those published from now on), in stream order, on an
+   * ephemeral pull consumer. A consumer the server loses — deleted, or dropped after 30 s without its reader
+   * (`inactive_threshold`: NATS down or the link cut that long) — is made again from the event after the last one
+   * handed over, so the subscription neither stops nor skips; while the server is unreachable it retries with a
+   * back-off. A handler that returns a promise gets the next event once it settles.
+   */
   async subscribe(
     filter: string,
     handler: (e: Delivered) => unknown,
     opts: { fromSeq?: number } = {},
   ): Promise<Subscription> {
-    // An ephemeral pull consumer with a single filter subject (NATS 2.9 has no filter_subjects).
-    const info = await this.jsm.consumers.add(this.stream, {
-      ack_policy: AckPolicy.None,
-      filter_subject: filter,
-      inactive_threshold: 30_000_000_000,
-      ...(opts.fromSeq !== undefined
-        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: opts.fromSeq }
-        : { deliver_policy: DeliverPolicy.New }),
-    });
-    const consumer = await this.js.consumers.get(this.stream, info.name);
-    const messages = await consumer.consume();
-    void (async () => {
-      for await (const m of messages) {
-        const r = handler(toDelivered(m));
-        // Back-pressure: the iterator pulls more only once its buffer (100 events) is read.
-        if (r instanceof Promise) await r.catch(() => undefined);
+    let next = opts.fromSeq;
+    let closed = false;
+    let current: { messages: ConsumerMessages; name: string } | null = null;
+    const open = async (): Promise<void> => {
+      // An ephemeral pull consumer with a single filter subject (NATS 2.9 has no filter_subjects).
+      const info = await this.jsm.consumers.add(this.stream, {
+        ack_policy: AckPolicy.None,
+        filter_subject: filter,
+        inactive_threshold: 30_000_000_000,
+        ...(next !== undefined
+          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: next }
+          : { deliver_policy: DeliverPolicy.New }),
+      });
+      // "From now on": from the event after the stream's last at creation, should the consumer be made again.
+      next ??= info.delivered.stream_seq + 1;
+      const messages = await (await this.js.consumers.get(this.stream, info.name)).consume();
+      current = { messages, name: info.name };
+      if (closed) {
+        await messages.close();
+        return;
       }
-    })();
+      // nats.js keeps pulling from a consumer the server no longer has: end this one, and make it again.
+      void (async () => {
+        for await (const s of messages.status()) {
+          if (s.type === "consumer_deleted" || s.type === "consumer_not_found") {
+            await messages.close();
+            break;
+          }
+        }
+      })();
+      void (async () => {
+        try {
+          for await (const m of messages) {
+            next = m.seq + 1;
+            const r = handler(toDelivered(m));
+            // Back-pressure: the iterator pulls more only once its buffer (100 events) is read.
+            if (r instanceof Promise) await r.catch(() => undefined);
+          }
+        } catch {
+          // ended by an error: made again below, like a lost consumer
+        }
+        await this.jsm.consumers.delete(this.stream, info.name).catch(() => undefined);
+        for (let attempt = 0; !closed && !this.nc.isClosed(); attempt++) {
+          try {
+            await open();
+            return;
+          } catch {
+            await new Promise((r) => setTimeout(r, retryDelay(attempt)));
+          }
+        }
+      })();
+    };
+    await open();
     return {
       unsubscribe: async () => {
-        await messages.close();
-        await this.jsm.consumers.delete(this.stream, info.name).catch(() => undefined);
+        closed = true;
+        const c = current as { messages: ConsumerMessages; name: string } | null;
+        if (c === null) return;
+        await c.messages.close();
+        await this.jsm.consumers.delete(this.stream, c.name).catch(() => undefined);
       },
     };
   }
