@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer, connect as netConnect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -129,6 +129,140 @@ describe("JetStream subscription whose consumer the server loses", { timeout: 60
       }
     });
   }
+});
+
+/**
+ * A TCP proxy to the NATS server that can cut the link — every connection destroyed, new ones refused — while the
+ * server itself stays up (a network partition between one client and NATS).
+ */
+async function cuttableLink(target: string): Promise<{ url: string; cut(): void; restore(): void; close(): void }> {
+  const { hostname, port } = new URL(target);
+  let up = true;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    if (!up) {
+      client.destroy();
+      return;
+    }
+    const upstream = netConnect(Number(port), hostname);
+    sockets.add(client);
+    sockets.add(upstream);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    for (const s of [client, upstream]) {
+      s.on("error", end);
+      s.on("close", end);
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const address = server.address() as { port: number };
+  return {
+    url: `nats://127.0.0.1:${address.port}`,
+    cut: () => {
+      up = false;
+      for (const s of sockets) s.destroy();
+    },
+    restore: () => {
+      up = true;
+    },
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+describe("JetStream readers cut off from the server longer than it keeps their consumer", { timeout: 60_000 }, () => {
+  const until = async (cond: () => boolean, what: string) => {
+    const deadline = Date.now() + 20_000;
+    while (!cond()) {
+      if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  it("a subscription: the link cut 4 s (its consumer kept 1.5 s) — the events after it arrive, none twice", async () => {
+    const prefix = `t${rand()}`;
+    const stream = `FIXTEST_${prefix}`;
+    const link = await cuttableLink(NATS_URL);
+    const direct = await JetStreamBus.connect({ servers: NATS_URL, stream, subjects: [`${prefix}.>`] });
+    const reader = await JetStreamBus.connect({
+      servers: link.url,
+      stream,
+      subjects: [`${prefix}.>`],
+      subscriptionInactiveMs: 1500,
+    });
+    const admin = await connect({ servers: NATS_URL });
+    const consumers = async () => {
+      const names: string[] = [];
+      for await (const c of (await jetstreamManager(admin)).consumers.list(stream)) names.push(c.name);
+      return names;
+    };
+    try {
+      const got: string[] = [];
+      await reader.subscribe(`${prefix}.>`, (d) => got.push(d.id));
+      await direct.publish([ev(prefix, 0)]);
+      await until(() => got.length === 1, "event 0");
+      const before = await consumers();
+      link.cut();
+      await new Promise((r) => setTimeout(r, 4000));
+      assert.deepEqual(await consumers(), [], "the server dropped the consumer of the reader it lost");
+      await direct.publish([ev(prefix, 1)]);
+      link.restore();
+      await direct.publish([ev(prefix, 2)]);
+      await until(() => got.length >= 3, "the events published while and after the link was down");
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(
+        got,
+        [0, 1, 2].map((i) => `${prefix}:${i}`),
+      );
+      const after = await consumers();
+      assert.equal(after.length, 1);
+      assert.notEqual(after[0], before[0], "a new consumer");
+    } finally {
+      await admin.close();
+      await reader.close();
+      link.close();
+      await direct.deleteStream();
+      await direct.close();
+    }
+  });
+
+  it("a durable with an inactive threshold: the link cut 4 s (threshold 1.5 s) — it is made again and reads on", async () => {
+    const prefix = `t${rand()}`;
+    const stream = `FIXTEST_${prefix}`;
+    const link = await cuttableLink(NATS_URL);
+    const direct = await JetStreamBus.connect({ servers: NATS_URL, stream, subjects: [`${prefix}.>`] });
+    const reader = await JetStreamBus.connect({ servers: link.url, stream, subjects: [`${prefix}.>`] });
+    const consumer = await reader.durable({ name: "cutoff", filter: `${prefix}.>`, inactiveThresholdMs: 1500 });
+    try {
+      const got = new Set<string>();
+      consumer.start(async (batch) => {
+        for (const d of batch) got.add(d.id);
+      });
+      await direct.publish([ev(prefix, 0)]);
+      await until(() => got.size === 1, "event 0");
+      link.cut();
+      await new Promise((r) => setTimeout(r, 4000));
+      await direct.publish([ev(prefix, 1)]);
+      link.restore();
+      await direct.publish([ev(prefix, 2)]);
+      // Made again, the durable starts where its `deliver` says (all): event 0 comes again, handlers are idempotent.
+      await until(() => got.size === 3, "the events published while and after the link was down");
+    } finally {
+      await consumer.stop();
+      await reader.close();
+      link.close();
+      await direct.deleteStream();
+      await direct.close();
+    }
+  });
 });
 
 describe("JetStream publish acknowledgements", { timeout: 30_000 }, () => {

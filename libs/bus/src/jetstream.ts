@@ -46,6 +46,11 @@ export interface JetStreamBusOptions {
    * `natsConnectOptions` builds).
    */
   connectOptions?: Partial<NodeConnectionOptions>;
+  /**
+   * How long the server keeps a subscription's consumer without its reader (default 30 s, at least 1 s): a
+   * subscription cut off longer finds it gone and makes it again (`subscribe`).
+   */
+  subscriptionInactiveMs?: number;
 }
 
 /** JetStream did not acknowledge a publish: it answered with an error, or not within the timeout. */
@@ -78,6 +83,7 @@ export class JetStreamBus implements EventBus {
     private readonly jsm: JetStreamManager,
     readonly stream: string,
     private readonly timeoutMs: number,
+    private readonly subscriptionInactiveMs: number,
   ) {}
 
   static async connect(opts: JetStreamBusOptions): Promise<JetStreamBus> {
@@ -110,7 +116,14 @@ export class JetStreamBus implements EventBus {
         if (!isNotFound(err)) throw err;
         await jsm.streams.add({ name: stream, subjects, duplicate_window: duplicateWindowNs });
       }
-      return new JetStreamBus(nc, jetstream(nc), jsm, stream, opts.timeoutMs ?? 5000);
+      return new JetStreamBus(
+        nc,
+        jetstream(nc),
+        jsm,
+        stream,
+        opts.timeoutMs ?? 5000,
+        Math.max(1000, opts.subscriptionInactiveMs ?? 30_000),
+      );
     } catch (err) {
       await nc.close().catch(() => undefined);
       throw err;
@@ -206,7 +219,7 @@ export class JetStreamBus implements EventBus {
   /**
    * Every event matching `filter` from `fromSeq` (default: those published from now on), in stream order, on an
    * ephemeral pull consumer. A consumer the server loses — deleted, or dropped after 30 s without its reader
-   * (`inactive_threshold`: NATS down or the link cut that long) — is made again from the event after the last one
+   * (`inactive_threshold`, `subscriptionInactiveMs`: the link to the server cut that long) — is made again from the event after the last one
    * handed over, so the subscription neither stops nor skips; while the server is unreachable it retries with a
    * back-off. A handler that returns a promise gets the next event once it settles.
    */
@@ -223,7 +236,7 @@ export class JetStreamBus implements EventBus {
       const info = await this.jsm.consumers.add(this.stream, {
         ack_policy: AckPolicy.None,
         filter_subject: filter,
-        inactive_threshold: 30_000_000_000,
+        inactive_threshold: this.subscriptionInactiveMs * 1_000_000,
         ...(next !== undefined
           ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: next }
           : { deliver_policy: DeliverPolicy.New }),
