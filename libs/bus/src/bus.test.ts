@@ -265,6 +265,39 @@ describe("JetStream readers cut off from the server longer than it keeps their c
   });
 });
 
+describe("JetStream stream deleted under a running bus", { timeout: 30_000 }, () => {
+  it("a publish that no stream takes makes the stream again; the next publish lands in it", async () => {
+    const prefix = `t${rand()}`;
+    const stream = `FIXTEST_${prefix}`;
+    const bus = await JetStreamBus.connect({ servers: NATS_URL, stream, subjects: [`${prefix}.>`] });
+    const admin = await connect({ servers: NATS_URL });
+    try {
+      await bus.publish([ev(prefix, 0)]);
+      const jsm = await jetstreamManager(admin);
+      await jsm.streams.delete(stream);
+      await assert.rejects(bus.publish([ev(prefix, 1)]), /503/, "no stream: the publish fails");
+      // As the outbox does: publish again after a back-off.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          assert.deepEqual(await bus.publish([ev(prefix, 1), ev(prefix, 2)]), { accepted: 2, duplicates: 0 });
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      const info = await jsm.streams.info(stream);
+      assert.deepEqual(info.config.subjects, [`${prefix}.>`]);
+      assert.equal(info.state.messages, 2, "the new stream holds what was published after");
+    } finally {
+      await admin.close();
+      await bus.deleteStream().catch(() => undefined);
+      await bus.close();
+    }
+  });
+});
+
 describe("JetStream publish acknowledgements", { timeout: 30_000 }, () => {
   it("refuses an event no stream captures (no responders), and one not acknowledged in time, as failed publishes", async () => {
     const prefix = `t${rand()}`;

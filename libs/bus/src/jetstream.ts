@@ -81,10 +81,27 @@ export class JetStreamBus implements EventBus {
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
-    readonly stream: string,
+    private readonly spec: StreamSpec,
     private readonly timeoutMs: number,
     private readonly subscriptionInactiveMs: number,
-  ) {}
+  ) {
+    this.stream = spec.name;
+  }
+
+  readonly stream: string;
+  /** When the stream was last made again after a publish found no stream (at most once a second). */
+  private restoredAt = 0;
+
+  /**
+   * A publish that no stream took (503): the stream was deleted, or the server lost its storage. It is made again as
+   * at connect (what the failed publish carried is the caller's to publish again: the outbox does).
+   */
+  private restoreStream(): void {
+    const now = Date.now();
+    if (now - this.restoredAt < 1000) return;
+    this.restoredAt = now;
+    ensureStream(this.jsm, this.spec).catch(() => undefined);
+  }
 
   static async connect(opts: JetStreamBusOptions): Promise<JetStreamBus> {
     const nc = await connectCoalescing({
@@ -103,19 +120,12 @@ export class JetStreamBus implements EventBus {
     });
     try {
       const jsm = await jetstreamManager(nc);
-      const stream = opts.stream ?? "FIX";
-      const subjects = opts.subjects ?? ["fix.>"];
-      const duplicateWindowNs = (opts.duplicateWindowMs ?? 120_000) * 1_000_000;
-      try {
-        const info = await jsm.streams.info(stream);
-        const missing = subjects.filter((s) => !info.config.subjects?.includes(s));
-        if (missing.length > 0) {
-          await jsm.streams.update(stream, { subjects: [...(info.config.subjects ?? []), ...missing] });
-        }
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-        await jsm.streams.add({ name: stream, subjects, duplicate_window: duplicateWindowNs });
-      }
+      const stream: StreamSpec = {
+        name: opts.stream ?? "FIX",
+        subjects: opts.subjects ?? ["fix.>"],
+        duplicateWindowNs: (opts.duplicateWindowMs ?? 120_000) * 1_000_000,
+      };
+      await ensureStream(jsm, stream);
       return new JetStreamBus(
         nc,
         jetstream(nc),
@@ -195,6 +205,7 @@ export class JetStreamBus implements EventBus {
     const h = msg.headers;
     if (h?.hasError) {
       // 503: no stream listens on the subject (or JetStream is not enabled).
+      if (h.code === 503) this.restoreStream();
       p.reject(new PublishError(`JetStream publish failed: ${h.code} ${h.description || "no responders"}`));
       return;
     }
@@ -333,6 +344,26 @@ export class JetStreamBus implements EventBus {
     // Draining lets acknowledgements on their way in still arrive.
     await this.nc.drain().catch(() => this.nc.close());
     this.failAcks([...this.acks.keys()], new PublishError("the NATS connection was closed"));
+  }
+}
+
+interface StreamSpec {
+  name: string;
+  subjects: string[];
+  duplicateWindowNs: number;
+}
+
+/** The stream, made if missing; subjects it lacks added (another deployment may share it with its own). */
+async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+  try {
+    const info = await jsm.streams.info(spec.name);
+    const missing = spec.subjects.filter((s) => !info.config.subjects?.includes(s));
+    if (missing.length > 0) {
+      await jsm.streams.update(spec.name, { subjects: [...(info.config.subjects ?? []), ...missing] });
+    }
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.streams.add({ name: spec.name, subjects: spec.subjects, duplicate_window: spec.duplicateWindowNs });
   }
 }
 
