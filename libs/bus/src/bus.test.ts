@@ -265,13 +265,52 @@ describe("JetStream readers cut off from the server longer than it keeps their c
   });
 });
 
-describe("JetStream stream deleted under a running bus", { timeout: 30_000 }, () => {
-  it("a publish that no stream takes makes the stream again; the next publish lands in it", async () => {
+describe("JetStream subscription on a stream made again", { timeout: 30_000 }, () => {
+  it("reads the new stream from its start (its numbers started over): nothing of it skipped", async () => {
     const prefix = `t${rand()}`;
     const stream = `FIXTEST_${prefix}`;
     const bus = await JetStreamBus.connect({ servers: NATS_URL, stream, subjects: [`${prefix}.>`] });
     const admin = await connect({ servers: NATS_URL });
     try {
+      const got: string[] = [];
+      await bus.subscribe(`${prefix}.>`, (d) => got.push(d.id), { fromSeq: 1 });
+      await bus.publish([ev(prefix, 0), ev(prefix, 1), ev(prefix, 2)]);
+      const deadline = Date.now() + 15_000;
+      while (got.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // Deleted and made again by someone else, with five events in it before the subscription looks again.
+      const jsm = await jetstreamManager(admin);
+      await jsm.streams.delete(stream);
+      await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`] });
+      const other = await JetStreamBus.connect({ servers: NATS_URL, stream, subjects: [`${prefix}.>`] });
+      await other.publish([10, 11, 12, 13, 14].map((i) => ev(prefix, i)));
+      await other.close();
+      while (got.length < 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(
+        got,
+        [0, 1, 2, 10, 11, 12, 13, 14].map((i) => `${prefix}:${i}`),
+      );
+    } finally {
+      await admin.close();
+      await bus.deleteStream().catch(() => undefined);
+      await bus.close();
+    }
+  });
+});
+
+describe("JetStream stream deleted under a running bus", { timeout: 30_000 }, () => {
+  it("a publish that no stream takes makes the stream again; the next publish lands in it, and the readers read on", async () => {
+    const prefix = `t${rand()}`;
+    const stream = `FIXTEST_${prefix}`;
+    const bus = await JetStreamBus.connect({ servers: NATS_URL, stream, subjects: [`${prefix}.>`] });
+    const admin = await connect({ servers: NATS_URL });
+    const durable = await bus.durable({ name: "reader", filter: `${prefix}.>` });
+    const viaDurable: string[] = [];
+    const viaSubscription: string[] = [];
+    try {
+      durable.start(async (batch) => {
+        for (const d of batch) viaDurable.push(d.id);
+      });
+      await bus.subscribe(`${prefix}.>`, (d) => viaSubscription.push(d.id));
       await bus.publish([ev(prefix, 0)]);
       const jsm = await jetstreamManager(admin);
       await jsm.streams.delete(stream);
@@ -290,7 +329,23 @@ describe("JetStream stream deleted under a running bus", { timeout: 30_000 }, ()
       const info = await jsm.streams.info(stream);
       assert.deepEqual(info.config.subjects, [`${prefix}.>`]);
       assert.equal(info.state.messages, 2, "the new stream holds what was published after");
+      // The readers find their consumers gone with the stream and make them again on the new one.
+      const expectAll = (got: string[]) => got.includes(`${prefix}:1`) && got.includes(`${prefix}:2`);
+      const until = Date.now() + 15_000;
+      while (!(expectAll(viaDurable) && expectAll(viaSubscription)) && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(
+        viaDurable,
+        [0, 1, 2].map((i) => `${prefix}:${i}`),
+        "durable",
+      );
+      assert.deepEqual(
+        viaSubscription,
+        [0, 1, 2].map((i) => `${prefix}:${i}`),
+        "subscription",
+      );
     } finally {
+      await durable.stop();
       await admin.close();
       await bus.deleteStream().catch(() => undefined);
       await bus.close();

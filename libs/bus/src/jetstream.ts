@@ -230,9 +230,10 @@ export class JetStreamBus implements EventBus {
   /**
    * Every event matching `filter` from `fromSeq` (default: those published from now on), in stream order, on an
    * ephemeral pull consumer. A consumer the server loses — deleted, or dropped after 30 s without its reader
-   * (`inactive_threshold`, `subscriptionInactiveMs`: the link to the server cut that long) — is made again from the event after the last one
-   * handed over, so the subscription neither stops nor skips; while the server is unreachable it retries with a
-   * back-off. A handler that returns a promise gets the next event once it settles.
+   * (`inactive_threshold`, `subscriptionInactiveMs`: the link to the server cut that long) — is made again from the
+   * event after the last one handed over, so the subscription neither stops nor skips — from the start of the stream
+   * if the stream itself was made again meanwhile (its numbers started over); while the server is unreachable it
+   * retries with a back-off. A handler that returns a promise gets the next event once it settles.
    */
   async subscribe(
     filter: string,
@@ -242,7 +243,13 @@ export class JetStreamBus implements EventBus {
     let next = opts.fromSeq;
     let closed = false;
     let current: { messages: ConsumerMessages; name: string } | null = null;
+    let streamCreated: string | undefined;
     const open = async (): Promise<void> => {
+      // Made again on a stream made again (deleted, or lost with the server's storage): its numbers started over,
+      // so it is read from its start.
+      const created = (await this.jsm.streams.info(this.stream)).created;
+      if (streamCreated !== undefined && created !== streamCreated) next = 1;
+      streamCreated = created;
       // An ephemeral pull consumer with a single filter subject (NATS 2.9 has no filter_subjects).
       const info = await this.jsm.consumers.add(this.stream, {
         ack_policy: AckPolicy.None,
