@@ -63,6 +63,11 @@ export class DurableConfigError extends Error {
 const DEFAULT_BATCH = 500;
 /** How long a fetch waits for events at most: a reader's pull is renewed this often. */
 const FETCH_EXPIRES_MS = 1000;
+/**
+ * How long a batch taken from a backlog waits for the rest of its fetch (the server reported more pending): those
+ * are in flight, a fraction of this; if another reader of the durable took them, nothing comes and the batch goes.
+ */
+const TOP_UP_WAIT_MS = 5;
 
 /** The smallest inactive threshold accepted: the reader's long poll renews its activity every second. */
 const MIN_INACTIVE_THRESHOLD_MS = 1_000;
@@ -253,15 +258,19 @@ export class JetStreamDurableConsumer implements DurableConsumer {
   private failure: unknown = null;
   /** Wakes the waiting pull: an event arrived, or the fetch ended. */
   private signal: (() => void) | null = null;
+  /** How many more events the open fetch may bring. */
+  private fetchRoom = 0;
 
   /**
    * Opens a fetch of up to a batch, read as the server fills it: each event goes to `arrived` as it comes, for as
    * long as the fetch lasts (a second, or a full batch).
    */
   private openFetch(consumer: Consumer): void {
+    this.fetchRoom = this.opts.batch;
     this.open = (async () => {
       const it = await consumer.fetch({ max_messages: this.opts.batch, expires: FETCH_EXPIRES_MS });
       for await (const m of it) {
+        this.fetchRoom--;
         this.arrived.push(m);
         this.signal?.();
       }
@@ -277,7 +286,9 @@ export class JetStreamDurableConsumer implements DurableConsumer {
 
   /**
    * The next batch: what has arrived, or the first event to arrive within a second and those that came with it
-   * (events published together are read off the socket together, before a setImmediate). One open fetch serves
+   * (events published together are read off the socket together, before a setImmediate) — and, when the server
+   * reported more pending and the fetch has room, the rest of its fill, which is on its way (a backlog is handed
+   * over in full batches). One open fetch serves
    * many batches — an idle consumer answers the first event at once, and the events after it need no request of
    * their own (a long poll for one event, then a fetch of the rest, cost a round trip to the server per batch).
    * A new fetch opens only when nothing waits and none is open: what is out of the stream besides the batches in the
@@ -304,8 +315,29 @@ export class JetStreamDurableConsumer implements DurableConsumer {
         return [];
       }
       await new Promise<void>((resolve) => setImmediate(resolve));
+      // From a backlog the server sends the open fetch its fill; what did not make the same read is on its way.
+      while (this.arrived.length < this.opts.batch && this.open !== null && this.fetchRoom > 0) {
+        const last = this.arrived[this.arrived.length - 1] as JsMsg;
+        if (last.info.pending === 0) break;
+        if (!(await this.nextArrival(TOP_UP_WAIT_MS))) break;
+      }
     }
     return this.arrived.splice(0, this.opts.batch);
+  }
+
+  /** True when an event arrived (or the fetch ended) within `ms`. */
+  private nextArrival(ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.signal = null;
+        resolve(false);
+      }, ms);
+      this.signal = () => {
+        clearTimeout(timer);
+        this.signal = null;
+        resolve(true);
+      };
+    });
   }
 
   private throwFailure(): void {
