@@ -288,12 +288,15 @@ export class JetStreamBus implements EventBus {
           // ended by an error: made again below, like a lost consumer
         }
         await this.jsm.consumers.delete(this.stream, info.name).catch(() => undefined);
+        // A pause first, then a back-off: a consumer lost again at once never makes this a busy loop.
         for (let attempt = 0; !closed && !this.nc.isClosed(); attempt++) {
+          await new Promise((r) => setTimeout(r, retryDelay(attempt)));
+          if (closed || this.nc.isClosed()) return;
           try {
             await open();
             return;
           } catch {
-            await new Promise((r) => setTimeout(r, retryDelay(attempt)));
+            // the server unreachable, or the stream gone: again after the next pause
           }
         }
       })();
