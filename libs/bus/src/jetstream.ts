@@ -275,7 +275,7 @@ export class JetStreamBus implements EventBus {
             break;
           }
         }
-      })();
+      })().catch(() => undefined);
       void (async () => {
         try {
           for await (const m of messages) {

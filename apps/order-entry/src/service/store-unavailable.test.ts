@@ -9,7 +9,9 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from "n
 import { describe, it } from "node:test";
 import { RpcError } from "@fixmesh/contracts";
 import { status as Code } from "@grpc/grpc-js";
+import { testRecord } from "../model/record.testkit.js";
 import { RedisOrderStore } from "../store/redis.js";
+import type { LogEntry } from "../store/types.js";
 import { serveOrderEntry } from "./grpc.testkit.js";
 
 const REDIS_PORT = Number(process.env.REDIS_PORT ?? 6379);
@@ -91,6 +93,39 @@ describe("order-entry with its Redis out of reach", { timeout: 60_000 }, () => {
     } finally {
       await oe.close();
       await repo.destroy().catch(() => undefined);
+      await repo.close();
+      await proxy.cut();
+    }
+  });
+
+  it("a log watcher started while Redis is out of reach: no crash; it reads the log once Redis is back", async () => {
+    const proxy = new CuttableProxy();
+    await proxy.start();
+    const prefix = `oetest:${rand()}`;
+    const repo = await RedisOrderStore.connect({ url: `redis://127.0.0.1:${proxy.port}`, prefix });
+    const direct = await RedisOrderStore.connect({ url: `redis://127.0.0.1:${REDIS_PORT}`, prefix });
+    const got: LogEntry[] = [];
+    let stop: () => void = () => undefined;
+    try {
+      await proxy.cut();
+      // A StreamOrderUpdates call arriving now: the log's tail starts while its first read cannot be answered.
+      stop = repo.watchLog((e) => got.push(e));
+      await new Promise((r) => setTimeout(r, 3000));
+      await proxy.start();
+      await new Promise((r) => setTimeout(r, 500));
+      const rec = testRecord({ clOrdId: `C${rand()}` }, 1, Date.now());
+      const { entry } = await direct.create(rec, Date.now());
+      const end = Date.now() + 15_000;
+      while (!got.some((e) => e.position === entry.position) && Date.now() < end)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.ok(
+        got.some((e) => e.position === entry.position && e.event.orderId === rec.order.id),
+        `the entry committed after Redis came back reached the watcher (got ${got.length})`,
+      );
+    } finally {
+      stop();
+      await direct.destroy().catch(() => undefined);
+      await direct.close();
       await repo.close();
       await proxy.cut();
     }

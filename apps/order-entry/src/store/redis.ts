@@ -298,10 +298,14 @@ export class RedisOrderStore extends BaseRepository {
     const tail = { redis: this.redis.duplicate(), stopped: false };
     this.tail = tail;
     void (async () => {
-      let last = await this.redis.get(this.key("pos")).then((v) => `${v ?? 0}-1`);
+      // Where the log ends when the tail starts; read in the loop, so that a Redis out of reach at that moment is
+      // waited for like any other failure (a rejection here escaped, and ended the process).
+      let last: string | undefined;
       while (!tail.stopped) {
         try {
-          const res = await tail.redis.xread("COUNT", 1000, "BLOCK", 1000, "STREAMS", this.key("log"), last);
+          const from: string = last ?? (await this.redis.get(this.key("pos")).then((v) => `${v ?? 0}-1`));
+          last = from;
+          const res = await tail.redis.xread("COUNT", 1000, "BLOCK", 1000, "STREAMS", this.key("log"), from);
           if (!res) continue;
           for (const [, rows] of res) {
             for (const row of rows) {
