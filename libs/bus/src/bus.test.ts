@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Delivered } from "./bus.js";
 import { type BusEvent, messageEventId, messageSubject, sessionToken, subjectMatches } from "./events.js";
 import { InProcessBus } from "./in-process.js";
@@ -23,6 +23,22 @@ function ev(prefix: string, i: number): BusEvent {
     payload: Buffer.from(`m${i}`),
     headers: { n: String(i) },
   };
+}
+
+/** Waits until `cond` holds, polling every `everyMs`; fails naming `what` after `ms`. */
+async function until(cond: () => boolean, what: string, ms = 20_000, everyMs = 20): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** The names of the consumers `stream` has now, read over the connection `admin`. */
+async function consumersOf(admin: NatsConnection, stream: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const c of (await jetstreamManager(admin)).consumers.list(stream)) names.push(c.name);
+  return names;
 }
 
 describe("subjects", () => {
@@ -95,18 +111,7 @@ describe("JetStream subscription whose consumer the server loses", { timeout: 60
       const bus = await JetStreamBus.connect({ servers: NATS_URL, stream, subjects: [`${prefix}.>`] });
       const admin = await connect({ servers: NATS_URL });
       const jsm = await jetstreamManager(admin);
-      const consumers = async () => {
-        const names: string[] = [];
-        for await (const c of jsm.consumers.list(stream)) names.push(c.name);
-        return names;
-      };
-      const until = async (cond: () => boolean, what: string) => {
-        const deadline = Date.now() + 20_000;
-        while (!cond()) {
-          if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-          await new Promise((r) => setTimeout(r, 10));
-        }
-      };
+      const consumers = () => consumersOf(admin, stream);
       try {
         await bus.publish([ev(prefix, 0)]);
         const got: string[] = [];
@@ -179,14 +184,6 @@ async function cuttableLink(target: string): Promise<{ url: string; cut(): void;
 }
 
 describe("JetStream readers cut off from the server longer than it keeps their consumer", { timeout: 60_000 }, () => {
-  const until = async (cond: () => boolean, what: string) => {
-    const deadline = Date.now() + 20_000;
-    while (!cond()) {
-      if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-
   it("a subscription: the link cut 4 s (its consumer kept 1.5 s) — the events after it arrive, none twice", async () => {
     const prefix = `t${rand()}`;
     const stream = `FIXTEST_${prefix}`;
@@ -199,11 +196,7 @@ describe("JetStream readers cut off from the server longer than it keeps their c
       subscriptionInactiveMs: 1500,
     });
     const admin = await connect({ servers: NATS_URL });
-    const consumers = async () => {
-      const names: string[] = [];
-      for await (const c of (await jetstreamManager(admin)).consumers.list(stream)) names.push(c.name);
-      return names;
-    };
+    const consumers = () => consumersOf(admin, stream);
     try {
       const got: string[] = [];
       await reader.subscribe(`${prefix}.>`, (d) => got.push(d.id));
@@ -331,9 +324,12 @@ describe("JetStream stream deleted under a running bus", { timeout: 30_000 }, ()
       assert.equal(info.state.messages, 2, "the new stream holds what was published after");
       // The readers find their consumers gone with the stream and make them again on the new one.
       const expectAll = (got: string[]) => got.includes(`${prefix}:1`) && got.includes(`${prefix}:2`);
-      const until = Date.now() + 15_000;
-      while (!(expectAll(viaDurable) && expectAll(viaSubscription)) && Date.now() < until)
-        await new Promise((r) => setTimeout(r, 50));
+      await until(
+        () => expectAll(viaDurable) && expectAll(viaSubscription),
+        "both readers read on after the stream was made again",
+        15_000,
+        50,
+      );
       assert.deepEqual(
         viaDurable,
         [0, 1, 2].map((i) => `${prefix}:${i}`),
@@ -512,25 +508,18 @@ describe("outbox publisher across a NATS outage (own nats-server process)", () =
       });
       for (let i = 1; i <= 30; i++) outbox.add(e(i));
       publisher.notify();
-      const until = async (cond: () => boolean, what: string) => {
-        const deadline = Date.now() + 15_000;
-        while (!cond()) {
-          if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      };
-      await until(() => outbox.entries.length === 0, "first 30 published");
+      await until(() => outbox.entries.length === 0, "first 30 published", 15_000);
       server?.kill("SIGKILL");
       for (let i = 31; i <= 60; i++) outbox.add(e(i));
       publisher.notify();
-      await until(() => publisher.stats.failures > 0, "publish failures while NATS is down");
+      await until(() => publisher.stats.failures > 0, "publish failures while NATS is down", 15_000);
       assert.ok(outbox.entries.length > 0, "events wait in the outbox");
       await startNats(port);
-      await until(() => outbox.entries.length === 0, "backlog published after NATS returned");
+      await until(() => outbox.entries.length === 0, "backlog published after NATS returned", 15_000);
       const check = await JetStreamBus.connect({ servers: url, stream: "FIX", subjects: ["fix.>"] });
       const got: string[] = [];
       await check.subscribe("fix.>", (d) => got.push(d.id), { fromSeq: 1 });
-      await until(() => got.length >= 60, "all 60 in the stream");
+      await until(() => got.length >= 60, "all 60 in the stream", 15_000);
       await new Promise((r) => setTimeout(r, 200));
       assert.deepEqual(
         got,
