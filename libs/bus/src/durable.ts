@@ -167,9 +167,10 @@ export interface NatsLink {
  *
  * Pulling: one open fetch of up to a batch, read as the server fills it (see `pull`): an idle consumer answers the
  * first event at once, and the events after it ride the same request. One batch is fetched ahead while the handler
- * runs; nothing more — memory stays bounded by one batch besides those in the handler. A batch whose handler throws is retried in this process after a back-off, with `working()` keeping
- * the server from redelivering it (or the batch fetched ahead) meanwhile, so events reach the handler in stream
- * order; if the process dies the server redelivers after `ackWaitMs`.
+ * runs; nothing more — memory stays bounded by one batch besides those in the handler. A batch whose handler throws
+ * is retried in this process after a back-off, with `working()` keeping the server from redelivering it (or the
+ * batch fetched ahead) meanwhile, so events reach the handler in stream order; if the process dies the server
+ * redelivers after `ackWaitMs`.
  */
 export class JetStreamDurableConsumer implements DurableConsumer {
   private running = false;
@@ -288,9 +289,9 @@ export class JetStreamDurableConsumer implements DurableConsumer {
    * The next batch: what has arrived, or the first event to arrive within a second and those that came with it
    * (events published together are read off the socket together, before a setImmediate) — and, when the server
    * reported more pending and the fetch has room, the rest of its fill, which is on its way (a backlog is handed
-   * over in full batches). One open fetch serves
-   * many batches — an idle consumer answers the first event at once, and the events after it need no request of
-   * their own (a long poll for one event, then a fetch of the rest, cost a round trip to the server per batch).
+   * over in full batches). One open fetch serves many batches — an idle consumer answers the first event at once,
+   * and the events after it need no request of their own (a long poll for one event, then a fetch of the rest, cost
+   * a round trip to the server per batch).
    * A new fetch opens only when nothing waits and none is open: what is out of the stream besides the batches in the
    * handler (the batch fetched ahead, and what arrived after it) is at most one fetch, one batch. `[]` when a fetch
    * ended with nothing.
@@ -304,12 +305,7 @@ export class JetStreamDurableConsumer implements DurableConsumer {
         this.throwFailure();
         this.openFetch(consumer);
       }
-      await new Promise<void>((resolve) => {
-        this.signal = () => {
-          this.signal = null;
-          resolve();
-        };
-      });
+      await this.nextArrival();
       if (this.arrived.length === 0) {
         this.throwFailure();
         return [];
@@ -325,13 +321,16 @@ export class JetStreamDurableConsumer implements DurableConsumer {
     return this.arrived.splice(0, this.opts.batch);
   }
 
-  /** True when an event arrived (or the fetch ended) within `ms`. */
-  private nextArrival(ms: number): Promise<boolean> {
+  /** True when an event arrived (or the fetch ended), false when `ms` passed first (no `ms`: waits for it). */
+  private nextArrival(ms?: number): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        this.signal = null;
-        resolve(false);
-      }, ms);
+      const timer =
+        ms === undefined
+          ? undefined
+          : setTimeout(() => {
+              this.signal = null;
+              resolve(false);
+            }, ms);
       this.signal = () => {
         clearTimeout(timer);
         this.signal = null;

@@ -84,11 +84,11 @@ export class JetStreamBus implements EventBus {
     private readonly spec: StreamSpec,
     private readonly timeoutMs: number,
     private readonly subscriptionInactiveMs: number,
-  ) {
-    this.stream = spec.name;
-  }
+  ) {}
 
-  readonly stream: string;
+  get stream(): string {
+    return this.spec.name;
+  }
   /** When the stream was last made again after a publish found no stream (at most once a second). */
   private restoredAt = 0;
 
