@@ -296,7 +296,7 @@ async function echoStream(
 
 /**
  * CPU time of one stream message echoed between two processes that sleep in between — 100 a second, one at a time
- * — both sides summed, µs. What a hop costs when nothing is batched: on a virtual machine waking a process on an
+ * — both sides summed, µs; and the round trip's p50 and p90, ms. What a hop costs when nothing is batched: on a virtual machine waking a process on an
  * idle CPU can cost far more than the bytes moved, and an order crosses tens of such hops at a modest rate.
  */
 async function idleHop(
