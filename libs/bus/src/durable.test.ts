@@ -304,7 +304,7 @@ describe("durable consumer: JetStream crash", () => {
 });
 
 describe("durable consumer: JetStream pull requests", () => {
-  it("a burst of events rides the open pull: handed over in one batch, no request of its own", async () => {
+  it("a burst of events rides the open pull: all handed over in order, no request of its own", async () => {
     const h = await jetstream();
     // Every pull request the consumer sends, as the server receives it (a plain subscription sees the API subject).
     const watcher = await connect({ servers: NATS_URL });
@@ -317,18 +317,23 @@ describe("durable consumer: JetStream pull requests", () => {
     });
     await watcher.flush();
     const c = await h.bus.durable({ name: "burst", filter: `${h.prefix}.>`, batch: 50 });
-    const batches: number[] = [];
+    const batches: string[][] = [];
     try {
       c.start(async (batch) => {
-        batches.push(batch.length);
+        batches.push(batch.map((d) => d.id));
       });
       await until(() => requests.length >= 1, "the first pull request");
       const before = requests.length;
       await h.bus.publish(Array.from({ length: 5 }, (_, i) => ev(h.prefix, i)));
-      await until(() => batches.reduce((a, b) => a + b, 0) === 5, "all five handed over");
+      await until(() => batches.flat().length === 5, "all five handed over");
       await new Promise((r) => setTimeout(r, 100));
       await watcher.flush();
-      assert.deepEqual(batches, [5], "the five published together are one batch");
+      // In one batch or two: the server may deliver the first before it has stored the rest (timing, not a request).
+      assert.deepEqual(
+        batches.flat(),
+        Array.from({ length: 5 }, (_, i) => `${h.prefix}:a:${i}`),
+        "each once, in order",
+      );
       // The pull open when they came took them all (a long poll for one, then a fetch of the rest, was 2 or 3).
       assert.equal(requests.length - before, 0, `pull requests for the burst: ${requests.length - before}`);
     } finally {
