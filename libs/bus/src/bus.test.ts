@@ -290,13 +290,58 @@ describe("JetStream subscription on a stream made again", { timeout: 30_000 }, (
   });
 });
 
+describe("JetStream subscription whose stream was made again while its link was down", { timeout: 40_000 }, () => {
+  it("never told 'consumer deleted', it finds its consumer gone and reads the new stream from its start", async () => {
+    const prefix = `t${rand()}`;
+    const stream = `FIXTEST_${prefix}`;
+    const link = await cuttableLink(NATS_URL);
+    const direct = await JetStreamBus.connect({ servers: NATS_URL, stream, subjects: [`${prefix}.>`] });
+    // The consumer's inactive threshold (30 s) outlasts the cut: only the stream's deletion takes it away.
+    const reader = await JetStreamBus.connect({ servers: link.url, stream, subjects: [`${prefix}.>`] });
+    const admin = await connect({ servers: NATS_URL });
+    try {
+      const got: string[] = [];
+      await reader.subscribe(`${prefix}.>`, (d) => got.push(d.id), { fromSeq: 1 });
+      await direct.publish([ev(prefix, 0)]);
+      await until(() => got.length === 1, "event 0");
+      link.cut();
+      const jsm = await jetstreamManager(admin);
+      await jsm.streams.delete(stream);
+      await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`] });
+      await direct.publish([ev(prefix, 10), ev(prefix, 11)]);
+      link.restore();
+      await until(() => got.length >= 3, "the new stream's events", 20_000);
+      await direct.publish([ev(prefix, 12)]);
+      await until(() => got.length >= 4, "an event published after");
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(
+        got,
+        [0, 10, 11, 12].map((i) => `${prefix}:${i}`),
+      );
+    } finally {
+      await admin.close();
+      await reader.close();
+      link.close();
+      await direct.deleteStream().catch(() => undefined);
+      await direct.close();
+    }
+  });
+});
+
 describe("JetStream stream deleted under a running bus", { timeout: 30_000 }, () => {
-  it("a publish that no stream takes makes the stream again; the next publish lands in it", async () => {
+  it("a publish that no stream takes makes the stream again; the next publish lands in it, and the readers read on", async () => {
     const prefix = `t${rand()}`;
     const stream = `FIXTEST_${prefix}`;
     const bus = await JetStreamBus.connect({ servers: NATS_URL, stream, subjects: [`${prefix}.>`] });
     const admin = await connect({ servers: NATS_URL });
+    const durable = await bus.durable({ name: "reader", filter: `${prefix}.>` });
+    const viaDurable: string[] = [];
+    const viaSubscription: string[] = [];
     try {
+      durable.start(async (batch) => {
+        for (const d of batch) viaDurable.push(d.id);
+      });
+      await bus.subscribe(`${prefix}.>`, (d) => viaSubscription.push(d.id));
       await bus.publish([ev(prefix, 0)]);
       const jsm = await jetstreamManager(admin);
       await jsm.streams.delete(stream);
@@ -315,7 +360,26 @@ describe("JetStream stream deleted under a running bus", { timeout: 30_000 }, ()
       const info = await jsm.streams.info(stream);
       assert.deepEqual(info.config.subjects, [`${prefix}.>`]);
       assert.equal(info.state.messages, 2, "the new stream holds what was published after");
+      // The readers find their consumers gone with the stream and make them again on the new one.
+      const expectAll = (got: string[]) => got.includes(`${prefix}:1`) && got.includes(`${prefix}:2`);
+      await until(
+        () => expectAll(viaDurable) && expectAll(viaSubscription),
+        "both readers read on after the stream was made again",
+        15_000,
+        50,
+      );
+      assert.deepEqual(
+        viaDurable,
+        [0, 1, 2].map((i) => `${prefix}:${i}`),
+        "durable",
+      );
+      assert.deepEqual(
+        viaSubscription,
+        [0, 1, 2].map((i) => `${prefix}:${i}`),
+        "subscription",
+      );
     } finally {
+      await durable.stop();
       await admin.close();
       await bus.deleteStream().catch(() => undefined);
       await bus.close();
