@@ -8,6 +8,7 @@ import { after, describe, it } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Delivered } from "./bus.js";
+import { deleteConsumer } from "./durable.js";
 import { type BusEvent, messageEventId, messageSubject, sessionToken, subjectMatches } from "./events.js";
 import { InProcessBus } from "./in-process.js";
 import { JetStreamBus } from "./jetstream.js";
@@ -119,7 +120,7 @@ describe("JetStream subscription whose consumer the server loses", { timeout: 60
         await bus.publish([ev(prefix, 1)]);
         await until(() => got.includes(`${prefix}:1`), "event 1");
         // The server loses it (as it does after 30 s without its reader).
-        for (const name of await consumers()) await jsm.consumers.delete(stream, name);
+        for (const name of await consumers()) await deleteConsumer(jsm, stream, name);
         await bus.publish([ev(prefix, 2), ev(prefix, 3)]);
         await until(() => got.includes(`${prefix}:3`), "events published after the consumer was lost");
         await new Promise((r) => setTimeout(r, 200));

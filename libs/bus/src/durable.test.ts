@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { Delivered } from "./bus.js";
-import { type DurableBus, DurableConfigError, type DurableConsumer } from "./durable.js";
+import { type DurableBus, DurableConfigError, type DurableConsumer, deleteConsumer } from "./durable.js";
 import type { BusEvent } from "./events.js";
 import { InProcessBus } from "./in-process.js";
 import { JetStreamBus } from "./jetstream.js";
@@ -356,7 +356,7 @@ describe("durable consumer: JetStream consumer lost", () => {
       });
       await h.bus.publish(Array.from({ length: 3 }, (_, i) => ev(h.prefix, i)));
       await until(() => got.size === 3, "the first three");
-      await (await jetstreamManager(admin)).consumers.delete(`DURTEST_${h.prefix}`, "lost");
+      await deleteConsumer(await jetstreamManager(admin), `DURTEST_${h.prefix}`, "lost");
       await h.bus.publish(Array.from({ length: 3 }, (_, i) => ev(h.prefix, i + 3)));
       await until(() => got.size === 6, "the three published after the durable was lost", 20_000);
       assert.ok(

@@ -19,6 +19,7 @@ import { connectCoalescing } from "./coalescing-transport.js";
 import {
   type DurableConsumer,
   type DurableConsumerOptions,
+  deleteConsumer,
   JetStreamDurableConsumer,
   retryDelay,
   toDelivered,
@@ -296,7 +297,7 @@ export class JetStreamBus implements EventBus {
         } catch {
           // ended by an error: made again below, like a lost consumer
         }
-        await this.jsm.consumers.delete(this.stream, info.name).catch(() => undefined);
+        await deleteConsumer(this.jsm, this.stream, info.name).catch(() => undefined);
         // A pause first, then a back-off: a consumer lost again at once never makes this a busy loop.
         for (let attempt = 0; !closed && !this.nc.isClosed(); attempt++) {
           await new Promise((r) => setTimeout(r, retryDelay(attempt)));
@@ -317,7 +318,7 @@ export class JetStreamBus implements EventBus {
         const c = current as { messages: ConsumerMessages; name: string } | null;
         if (c === null) return;
         await c.messages.close();
-        await this.jsm.consumers.delete(this.stream, c.name).catch(() => undefined);
+        await deleteConsumer(this.jsm, this.stream, c.name).catch(() => undefined);
       },
     };
   }
@@ -333,9 +334,9 @@ export class JetStreamBus implements EventBus {
     });
   }
 
-  /** Deletes a durable consumer of this stream (tests, and `fixmesh` admin tools). */
+  /** Deletes a durable consumer of this stream (tests, and `fixmesh` admin tools); one already gone is no error. */
   async deleteDurable(name: string): Promise<void> {
-    await this.jsm.consumers.delete(this.stream, name);
+    await deleteConsumer(this.jsm, this.stream, name);
   }
 
   /** A durable's counts: events not yet delivered, and delivered but not acknowledged. */
