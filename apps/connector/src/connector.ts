@@ -197,6 +197,7 @@ class RunningConnector implements Connector {
         subjects: [`${cfg.nats.subjectPrefix}.>`],
         name: `fixmesh-connector-${cfg.connector.id}`,
         connectOptions: natsConnectOptions(cfg.nats, { nkeyAuthenticator, credsAuthenticator }),
+        log: this.logger,
       });
       this.bus = bus;
       // NATS down at start is fine (the outbox keeps the events); credentials or a certificate it refuses are not.

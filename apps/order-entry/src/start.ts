@@ -154,6 +154,7 @@ export async function startOrderEntry(config: OrderEntryConfig, opts: StartOptio
     const natsLink = config.links?.nats;
     const natsConnect = async (o: Parameters<typeof JetStreamBus.connect>[0]) =>
       JetStreamBus.connect({
+        log,
         ...o,
         ...(natsLink && { servers: (natsLink.url ?? String(o.servers)).split(",") }),
         ...(natsLink && { connectOptions: natsConnectOptions(natsLink, { nkeyAuthenticator, credsAuthenticator }) }),

@@ -210,6 +210,7 @@ export async function startPersistence(
               stream: s.stream,
               subjects: [s.filter],
               name: `fixmesh-persistence-${kind}`,
+              log,
               connectOptions: natsConnectOptions(natsLink, { nkeyAuthenticator, credsAuthenticator }),
             });
             if (stopped) {

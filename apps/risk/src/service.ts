@@ -119,6 +119,7 @@ export async function startRisk(config: RiskConfig, deps: RiskDeps = {}): Promis
         stream: nats.ordersStream,
         subjects: [`${nats.ordersPrefix}.>`],
         name,
+        log,
         ...(connectOptions && { connectOptions }),
       });
       cleanups.push(() => orders.close());
@@ -127,6 +128,7 @@ export async function startRisk(config: RiskConfig, deps: RiskDeps = {}): Promis
         stream: nats.fixStream,
         subjects: [`${nats.fixPrefix}.>`],
         name,
+        log,
         ...(connectOptions && { connectOptions }),
       });
       cleanups.push(() => fix.close());
@@ -135,6 +137,7 @@ export async function startRisk(config: RiskConfig, deps: RiskDeps = {}): Promis
         stream: nats.auditStream,
         subjects: [`${nats.auditPrefix}.>`],
         name,
+        log,
         ...(connectOptions && { connectOptions }),
       });
       cleanups.push(() => audit.close());

@@ -333,7 +333,13 @@ describe("JetStream stream deleted under a running bus", { timeout: 30_000 }, ()
   it("a publish that no stream takes makes the stream again; the next publish lands in it, and the readers read on", async () => {
     const prefix = `t${rand()}`;
     const stream = `FIXTEST_${prefix}`;
-    const bus = await JetStreamBus.connect({ servers: NATS_URL, stream, subjects: [`${prefix}.>`] });
+    const warnings: string[] = [];
+    const bus = await JetStreamBus.connect({
+      servers: NATS_URL,
+      stream,
+      subjects: [`${prefix}.>`],
+      log: { warn: (_fields, msg) => warnings.push(msg) },
+    });
     const admin = await connect({ servers: NATS_URL });
     const durable = await bus.durable({ name: "reader", filter: `${prefix}.>` });
     const viaDurable: string[] = [];
@@ -379,6 +385,13 @@ describe("JetStream stream deleted under a running bus", { timeout: 30_000 }, ()
         [0, 1, 2].map((i) => `${prefix}:${i}`),
         "subscription",
       );
+      // Each mending is reported: nothing heals silently.
+      for (const what of [/stream was missing/, /subscription lost its consumer/, /durable consumer was missing/]) {
+        assert.ok(
+          warnings.some((w) => what.test(w)),
+          `a warning matching ${what} (got ${JSON.stringify(warnings)})`,
+        );
+      }
     } finally {
       await durable.stop();
       await admin.close();

@@ -179,6 +179,8 @@ export async function deleteConsumer(jsm: JetStreamManager, stream: string, name
 export interface NatsLink {
   flush(): Promise<void>;
   isClosed(): boolean;
+  /** Told when the durable finds itself missing on the server and is made again. */
+  log?: { warn(fields: Record<string, unknown>, msg: string): void };
 }
 
 /**
@@ -249,6 +251,13 @@ export class JetStreamDurableConsumer implements DurableConsumer {
       if ((existing.config.inactive_threshold ?? 0) !== inactiveNs) change.inactive_threshold = inactiveNs;
       if (Object.keys(change).length > 0) await this.jsm.consumers.update(this.stream, this.opts.name, change);
     } else {
+      if (this.consumer !== null) {
+        // It existed (this reader read from it): the server lost it, or someone deleted it.
+        this.conn.log?.warn(
+          { stream: this.stream, durable: this.opts.name, deliver: this.opts.deliver ?? "all" },
+          "JetStream durable consumer was missing; made it again",
+        );
+      }
       await this.jsm.consumers.add(this.stream, {
         durable_name: this.opts.name,
         ack_policy: AckPolicy.Explicit,

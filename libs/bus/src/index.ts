@@ -23,7 +23,7 @@ export {
   subjectMatches,
 } from "./events.js";
 export { InProcessBus } from "./in-process.js";
-export { JetStreamBus, type JetStreamBusOptions } from "./jetstream.js";
+export { type BusLog, JetStreamBus, type JetStreamBusOptions } from "./jetstream.js";
 export {
   AUDIT_STREAM,
   AUDIT_SUBJECTS,

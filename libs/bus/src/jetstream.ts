@@ -55,6 +55,16 @@ export interface JetStreamBusOptions {
    * subscription cut off longer finds it gone and makes it again (`subscribe`).
    */
   subscriptionInactiveMs?: number;
+  /**
+   * Where the bus reports what it mends by itself: a stream or a consumer the server lost, made again. A pino logger
+   * fits; without one the mending is silent.
+   */
+  log?: BusLog;
+}
+
+/** The bus's warnings (pino's `warn(fields, message)`). */
+export interface BusLog {
+  warn(fields: Record<string, unknown>, msg: string): void;
 }
 
 /** JetStream did not acknowledge a publish: it answered with an error, or not within the timeout. */
@@ -88,6 +98,7 @@ export class JetStreamBus implements EventBus {
     private readonly spec: StreamSpec,
     private readonly timeoutMs: number,
     private readonly subscriptionInactiveMs: number,
+    private readonly log: BusLog | undefined,
   ) {}
 
   get stream(): string {
@@ -104,7 +115,16 @@ export class JetStreamBus implements EventBus {
     const now = Date.now();
     if (now - this.restoredAt < 1000) return;
     this.restoredAt = now;
-    ensureStream(this.jsm, this.spec).catch(() => undefined);
+    ensureStream(this.jsm, this.spec)
+      .then((made) => {
+        if (made) {
+          this.log?.warn(
+            { stream: this.spec.name, subjects: this.spec.subjects },
+            "JetStream stream was missing (a publish found no stream); made it again",
+          );
+        }
+      })
+      .catch(() => undefined);
   }
 
   static async connect(opts: JetStreamBusOptions): Promise<JetStreamBus> {
@@ -137,6 +157,7 @@ export class JetStreamBus implements EventBus {
         stream,
         opts.timeoutMs ?? 5000,
         Math.max(1000, opts.subscriptionInactiveMs ?? 30_000),
+        opts.log,
       );
     } catch (err) {
       await nc.close().catch(() => undefined);
@@ -281,6 +302,10 @@ export class JetStreamBus implements EventBus {
       void (async () => {
         for await (const s of messages.status()) {
           if (s.type === "consumer_deleted" || s.type === "consumer_not_found" || s.type === "stream_not_found") {
+            this.log?.warn(
+              { stream: this.spec.name, filter, consumer: info.name, status: s.type, fromSeq: next },
+              "JetStream subscription lost its consumer; making it again",
+            );
             await messages.close();
             break;
           }
@@ -331,6 +356,7 @@ export class JetStreamBus implements EventBus {
     return JetStreamDurableConsumer.create(this.js, this.jsm, this.stream, opts, {
       flush: () => this.nc.flush(),
       isClosed: () => this.nc.isClosed(),
+      ...(this.log !== undefined && { log: this.log }),
     });
   }
 
@@ -373,17 +399,21 @@ interface StreamSpec {
   duplicateWindowNs: number;
 }
 
-/** The stream, made if missing; subjects it lacks added (another deployment may share it with its own). */
-async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+/**
+ * The stream, made if missing (then true); subjects it lacks added (another deployment may share it with its own).
+ */
+async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<boolean> {
   try {
     const info = await jsm.streams.info(spec.name);
     const missing = spec.subjects.filter((s) => !info.config.subjects?.includes(s));
     if (missing.length > 0) {
       await jsm.streams.update(spec.name, { subjects: [...(info.config.subjects ?? []), ...missing] });
     }
+    return false;
   } catch (err) {
     if (!isNotFound(err)) throw err;
     await jsm.streams.add({ name: spec.name, subjects: spec.subjects, duplicate_window: spec.duplicateWindowNs });
+    return true;
   }
 }
 
