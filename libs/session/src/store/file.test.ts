@@ -26,6 +26,17 @@ const SESSION = "FIX.4.4-ISLD-TW44";
 
 const tempDir = () => mkdtemp(join(tmpdir(), "fixmesh-store-"));
 
+/**
+ * Makes `path` hold the first `cut` bytes of `full`, as a new file (the previous one removed first), and checks that it
+ * does. A CI run once found the bytes of the previous iteration's longer file behind the rewritten ones (a record
+ * where the cut ended); a new file cannot keep them, and a rewrite that did not take fails here, not in the store.
+ */
+async function cutTo(path: string, full: Buffer, cut: number): Promise<void> {
+  await rm(path, { force: true });
+  await writeFile(path, full.subarray(0, cut));
+  assert.equal((await stat(path)).size, cut, `the log cut at ${cut} has ${cut} bytes`);
+}
+
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await tempDir();
   try {
@@ -126,7 +137,7 @@ describe("file store crash safety", () => {
       const full = await readFile(logPath);
       assert.ok(full.length - before > 100);
       for (let cut = before; cut < full.length; cut++) {
-        await writeFile(logPath, full.subarray(0, cut));
+        await cutTo(logPath, full, cut);
         const a = store(dir);
         const state = await a.open(NOW);
         assert.equal(state.nextSenderSeq, 4, `cut at ${cut}`);
@@ -398,7 +409,7 @@ describe("file store outbox on disk", () => {
       await s.close();
       const full = await readFile(logPath);
       for (let cut = before; cut <= full.length; cut++) {
-        await writeFile(logPath, full.subarray(0, cut));
+        await cutTo(logPath, full, cut);
         const a = store(dir);
         const state = await a.open(NOW);
         const whole = cut === full.length;
@@ -430,7 +441,7 @@ describe("file store outbox on disk", () => {
       await s.close();
       const full = await readFile(logPath);
       for (let cut = before; cut <= full.length; cut++) {
-        await writeFile(logPath, full.subarray(0, cut));
+        await cutTo(logPath, full, cut);
         const a = store(dir);
         await a.open(NOW);
         assert.deepEqual(await a.readOutbox(10), cut === full.length ? all.slice(2) : all, `cut at ${cut}`);
