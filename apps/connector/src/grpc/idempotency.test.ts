@@ -35,6 +35,40 @@ describe("IdempotencyKeys", () => {
     await new Promise((r) => setImmediate(r));
     assert.equal(keys.get("S", "k"), undefined);
   });
+  it("keeps a key whose commit got no answer as uncertain (when the store records keys); settle decides", async () => {
+    const unknown = () => {
+      const cause = Object.assign(new Error("redis store S: commit failed: Command timed out"), {
+        name: "StoreUnavailableError",
+      });
+      const seq = Promise.reject(new Error("session S: store write failed", { cause }));
+      seq.catch(() => undefined);
+      return seq;
+    };
+    const settleSoon = () => new Promise((r) => setImmediate(r));
+    // No store keeping keys: forgotten like any failure.
+    const plain = new IdempotencyKeys();
+    plain.set("S", "k", { fingerprint: fp("a"), seq: unknown() });
+    await settleSoon();
+    assert.equal(plain.get("S", "k"), undefined);
+
+    const keys = new IdempotencyKeys({ durable: () => ({ read: async () => [] }) });
+    keys.set("S", "stored", { fingerprint: fp("a"), seq: unknown() });
+    keys.set("S", "lost", { fingerprint: fp("b"), seq: unknown() });
+    const refused = Promise.reject(new Error("refused: not logged on"));
+    refused.catch(() => undefined);
+    keys.set("S", "refused", { fingerprint: fp("c"), seq: refused });
+    await settleSoon();
+    assert.equal(keys.get("S", "stored")?.uncertain, true);
+    assert.equal(keys.get("S", "lost")?.uncertain, true);
+    assert.equal(keys.get("S", "refused"), undefined, "a failure known to have stored nothing is forgotten");
+    // The store has the first: its MsgSeqNum is the answer. It has not the second: forgotten, a retry sends.
+    const settled = keys.settle("S", "stored", { key: "stored", fingerprint: fp("a"), seq: 7 });
+    assert.equal(await settled?.seq, 7);
+    assert.equal(keys.get("S", "stored")?.uncertain, undefined);
+    assert.equal(keys.settle("S", "lost", undefined), undefined);
+    assert.equal(keys.get("S", "lost"), undefined);
+  });
+
   it("load adds the keys an earlier leader recorded, skipping expired ones and those it already holds", async () => {
     let now = 10_000;
     const keys = new IdempotencyKeys({ ttlMs: 1000, now: () => now });

@@ -26,6 +26,12 @@ export interface IdempotentSend {
   fingerprint: string;
   /** Resolves with the MsgSeqNum once persisted. */
   seq: Promise<number>;
+  /**
+   * The send failed with its outcome unknown — the store did not answer its commit, which may have landed (then the
+   * message goes out as a PossDupFlag=Y resend when the counterparty asks for the gap) — on a session whose store
+   * records keys: a retry asks the store (`settle`) instead of sending a second copy.
+   */
+  uncertain?: boolean;
 }
 
 interface Entry extends IdempotentSend {
@@ -50,8 +56,10 @@ export class IdempotencyKeys {
   private readonly maxKeys: number;
   private readonly ttlMs: number;
   private readonly now: () => number;
+  private readonly durable: IdempotencyOptions["durable"];
 
   constructor(opts: IdempotencyOptions = {}) {
+    this.durable = opts.durable;
     this.maxKeys = opts.maxKeys ?? 100_000;
     this.ttlMs = opts.ttlMs ?? 10 * 60_000;
     this.now = opts.now ?? Date.now;
@@ -92,7 +100,9 @@ export class IdempotencyKeys {
 
   /**
    * Remembers a call. A send that fails is forgotten, so that a retry tries again: every failure the engine
-   * reports (refused, persist failed, fenced) means nothing was sent.
+   * reports (refused, persist failed, fenced) means nothing was sent — and nothing stored, except when the store did
+   * not answer the commit (StoreUnavailableError): on a session whose store records keys, that key stays, marked
+   * `uncertain`, for a retry to `settle` with what the store holds.
    */
   set(session: string, key: string, send: IdempotentSend): void {
     const k = scoped(session, key);
@@ -102,9 +112,28 @@ export class IdempotencyKeys {
     // Delete first so that the key moves to the back: insertion order must stay age order.
     this.entries.delete(k);
     this.entries.set(k, entry);
-    send.seq.catch(() => {
-      if (this.entries.get(k) === entry) this.entries.delete(k);
+    send.seq.catch((err: unknown) => {
+      if (this.entries.get(k) !== entry) return;
+      if (outcomeUnknown(err) && this.durable?.(session) !== undefined) entry.uncertain = true;
+      else this.entries.delete(k);
     });
+  }
+
+  /**
+   * Settles an `uncertain` key with the record the store holds for it: the first send was stored (its MsgSeqNum is
+   * the answer) or it was not (the key is forgotten, and the retry sends). Returns what the key now stands for.
+   */
+  settle(session: string, key: string, stored: IdempotencyRecord | undefined): IdempotentSend | undefined {
+    const k = scoped(session, key);
+    const e = this.entries.get(k);
+    if (e === undefined || e.uncertain !== true) return e;
+    if (stored === undefined) {
+      this.entries.delete(k);
+      return undefined;
+    }
+    const settled: Entry = { fingerprint: stored.fingerprint, seq: Promise.resolve(stored.seq), at: e.at };
+    this.entries.set(k, settled);
+    return settled;
   }
 
   private evict(now: number): void {
@@ -118,4 +147,13 @@ export class IdempotencyKeys {
 
 function scoped(session: string, key: string): string {
   return `${session}\u0000${key}`;
+}
+
+/** A failure whose cause chain holds a StoreUnavailableError: the store did not confirm, the write may have landed. */
+function outcomeUnknown(err: unknown): boolean {
+  for (let e = err as { name?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (e.name === "StoreUnavailableError") return true;
+    e = e.cause as typeof e;
+  }
+  return false;
 }

@@ -245,7 +245,8 @@ export class SessionServiceHandlers {
         fingerprint = fingerprintOf(
           toBinary(SendRequestSchema, req.traceparent === "" ? req : { ...req, traceparent: "" }),
         );
-        const first = this.keys.get(r.id, key);
+        let first = this.keys.get(r.id, key);
+        if (first?.uncertain === true) first = await this.settleUncertain(r, key);
         if (first !== undefined) {
           if (first.fingerprint !== fingerprint) {
             throw new RpcError(
@@ -311,6 +312,37 @@ export class SessionServiceHandlers {
     );
     this.keysLoaded.set(r, load);
     return load;
+  }
+
+  /**
+   * A key whose first send failed with its outcome unknown (the store did not answer the commit): what the store
+   * recorded decides — stored, the retry gets the first MsgSeqNum (the message goes out as the resend the
+   * counterparty asks for); not stored, the retry sends. While the store cannot be read, the retry is refused as the
+   * first send was.
+   */
+  private async settleUncertain(r: SessionRunner, key: string) {
+    const durable = this.durableKeys?.(r.id);
+    if (durable === undefined) return this.keys.settle(r.id, key, undefined);
+    let records: Awaited<ReturnType<DurableKeys["read"]>>;
+    try {
+      records = await durable.read();
+    } catch (err) {
+      throw new RpcError(
+        Code.UNAVAILABLE,
+        ErrorReason.PERSIST_FAILED,
+        `session ${r.id}: whether the first send with this idempotency key was stored is not known yet (its commit got no answer, and the store cannot be read: ${String(err)})`,
+        { metadata: { session_id: r.id }, cause: err },
+      );
+    }
+    this.log?.info(
+      { session: r.id, key },
+      "idempotency key of a send whose commit got no answer: settled from the store",
+    );
+    return this.keys.settle(
+      r.id,
+      key,
+      records.find((x) => x.key === key),
+    );
   }
 
   /** Refusals known before the message is handed over: cheaper and with a precise reason. */
