@@ -23,9 +23,18 @@ class FakeConnector {
   readonly wire: OutboundMessage[] = [];
   private readonly keys = new Map<string, { msg: string; seq: number }>();
   refuse: RpcError | null = null;
+  /** The next send is stored and goes out, but its answer is PERSIST_FAILED (the store's reply was lost). */
+  loseAnswer = false;
   health = SessionHealth.LIVE;
   async send(msg: OutboundMessage): Promise<SendResponse> {
     if (this.refuse) throw this.refuse;
+    if (this.loseAnswer) {
+      this.loseAnswer = false;
+      const body = JSON.stringify({ t: msg.msgType, f: msg.fields });
+      this.wire.push(msg);
+      this.keys.set(msg.idempotencyKey, { msg: body, seq: this.wire.length });
+      throw new RpcError(Code.UNAVAILABLE, "PERSIST_FAILED", "store write failed: Command timed out");
+    }
     const body = JSON.stringify({ t: msg.msgType, f: msg.fields });
     const earlier = this.keys.get(msg.idempotencyKey);
     if (earlier) {
@@ -184,6 +193,20 @@ describe("OrderEntry", () => {
     connector.health = SessionHealth.SAFE;
     await assert.rejects(core.submit(req("k7")), { reason: "SESSION_NOT_LIVE", code: Code.FAILED_PRECONDITION });
     assert.equal(risk.checks, 0);
+  });
+
+  it("keeps an order pending when the connector could not confirm it stored it; a retry learns the stored send", async () => {
+    const { core, connector, repo } = setup();
+    connector.loseAnswer = true;
+    await assert.rejects(core.submit(req("k9")), { code: Code.UNAVAILABLE, reason: "PERSIST_FAILED" });
+    const [rec] = (await repo.list({}, 10)).records;
+    assert.equal(rec?.send, "pending", "not marked unsent: it may reach the venue");
+    const again = await core.submit(req("k9"));
+    assert.equal(again.order.orderId, rec?.order.id);
+    assert.equal(connector.wire.length, 1, "sent once");
+    const [after] = (await repo.list({}, 10)).records;
+    assert.equal(after?.send, "sent");
+    assert.equal(after?.msgSeqNum, 1);
   });
 
   it("marks an order the connector refused as REJECTED, and a retry gets the refusal again", async () => {

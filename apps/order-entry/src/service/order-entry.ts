@@ -309,6 +309,17 @@ export class OrderEntry {
         );
       }
       const e = fromConnector(RpcError.from(err));
+      if (e.reason === "PERSIST_FAILED") {
+        // The connector's store did not confirm the write: nothing went on the wire, but the NewOrderSingle may be
+        // stored, and then reaches the venue as the resend it asks for. The order stays pending: a retry with the
+        // same key resends under the same connector idempotency key, which answers the stored MsgSeqNum or sends.
+        throw new RpcError(
+          Code.UNAVAILABLE,
+          "PERSIST_FAILED",
+          `the connector could not confirm it stored the order (${e.message}); it stays pending: retry with the same idempotency key`,
+          { cause: e },
+        );
+      }
       if (e.reason === "IDEMPOTENCY_KEY_REUSED") {
         // The connector holds a different message under this ClOrdID: what went out is unknown here, so the
         // order is not marked as unsent (a bug to look at, never a silent second order).
