@@ -300,7 +300,8 @@ export async function startOrderEntry(config: OrderEntryConfig, opts: StartOptio
       log.warn("no FIX event bus configured: ExecutionReports are not consumed");
     }
 
-    // Orders left "pending" by an instance that died between storing and sending: resolved in the background.
+    // Orders left "pending" (an instance died between storing and sending, or the connector answered PERSIST_FAILED):
+    // resolved in the background.
     let recovering: Promise<unknown> = Promise.resolve();
     const recovery = setInterval(
       () => {

@@ -209,6 +209,17 @@ describe("OrderEntry", () => {
     assert.equal(after?.msgSeqNum, 1);
   });
 
+  it("resolves in the background an order the connector answered PERSIST_FAILED, with no client retry", async () => {
+    const { core, connector, repo } = setup({ takeoverMs: 10 });
+    connector.loseAnswer = true;
+    await assert.rejects(core.submit(req("k10")), { reason: "PERSIST_FAILED" });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await core.recoverPendingSends(), 1);
+    const [rec] = (await repo.list({}, 10)).records;
+    assert.equal(rec?.send, "sent");
+    assert.equal(connector.wire.length, 1, "the connector answered the stored send: nothing more went out");
+  });
+
   it("marks an order the connector refused as REJECTED, and a retry gets the refusal again", async () => {
     const { core, connector, repo } = setup();
     connector.refuse = new RpcError(Code.FAILED_PRECONDITION, "SESSION_NOT_LOGGED_ON", "not logged on");

@@ -344,7 +344,8 @@ export class OrderEntry {
 
   /**
    * Orders stored but whose send was never confirmed, older than the takeover delay: the instance that placed them
-   * died between storing and recording the connector's answer, and no client retried. Each is resent with its own
+   * died between storing and recording the connector's answer, or the connector could not confirm it stored the
+   * NewOrderSingle (PERSIST_FAILED) — and no client retried. Each is resent with its own
    * connector idempotency key (the connector answers with the first MsgSeqNum if it had it). The risk check was
    * passed before the order was stored. Returns how many were resolved.
    */
@@ -363,7 +364,7 @@ export class OrderEntry {
           resolved++;
           this.log.warn(
             { orderId: rec.order.id, clOrdId: rec.order.clOrdID },
-            "pending send of a dead instance resolved",
+            "pending send resolved (its instance died, or the connector had not confirmed it)",
           );
         } catch (err) {
           this.log.warn({ err, orderId: rec.order.id }, "pending send not resolved yet");
