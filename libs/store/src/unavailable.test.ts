@@ -1,69 +1,18 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
 import { after, describe, it } from "node:test";
 import { assertSameMessages, messages, NOW } from "@fixmesh/session/testing";
 import { Redis } from "ioredis";
 import { StoreUnavailableError } from "./errors.js";
 import { sessionKeys } from "./keys.js";
 import { RedisStore } from "./redis.js";
+import { RedisProxy } from "./redis-proxy.js";
 import { dropKeys, freshPrefix, testClient } from "./testkit.js";
 
 const SESSION = "FIX.4.4:TW44->ISLD";
 const TIMEOUT_MS = 300;
 const client = testClient();
 after(() => client.quit());
-
-/**
- * A TCP proxy in front of the test Redis that a test can stall (bytes towards Redis are swallowed: a half-open
- * link, where nothing fails and nothing answers), cut (connections reset, new ones refused) and bring back.
- */
-class RedisProxy {
-  private server: Server | null = null;
-  private readonly sockets = new Set<Socket>();
-  private stalled = false;
-  port = 0;
-
-  async start(): Promise<void> {
-    this.stalled = false;
-    const server = createServer((down) => {
-      const up = netConnect(6379, "127.0.0.1");
-      for (const s of [down, up]) {
-        this.sockets.add(s);
-        s.on("close", () => this.sockets.delete(s));
-        s.on("error", () => {}); // a reset link is what these tests cause; ioredis reports its side
-      }
-      down.on("data", (d) => {
-        if (!this.stalled) up.write(d);
-      });
-      up.on("data", (d) => down.write(d));
-      down.on("close", () => up.destroy());
-      up.on("close", () => down.destroy());
-    });
-    server.listen(this.port, "127.0.0.1");
-    await once(server, "listening");
-    const address = server.address();
-    assert.ok(address !== null && typeof address === "object");
-    this.port = address.port;
-    this.server = server;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  stall(): void {
-    this.stalled = true;
-  }
-
-  /** Resets every connection and stops listening: the client's reconnects are refused until `start()`. */
-  async cut(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    const server = this.server;
-    this.server = null;
-    if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
 
 async function timed<T>(p: Promise<T>): Promise<{ ms: number; result: PromiseSettledResult<T> }> {
   const t0 = performance.now();

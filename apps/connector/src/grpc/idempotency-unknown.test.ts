@@ -5,8 +5,6 @@
  * second copy: the venue gets the order exactly once.
  */
 import assert from "node:assert/strict";
-import { once } from "node:events";
-import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
 import { describe, it } from "node:test";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { createGrpcClient, type FieldSchema, type GrpcClientOf, RpcError, SessionService } from "@fixmesh/contracts";
@@ -14,6 +12,7 @@ import { Acceptor, SessionRunner, tcpConnector } from "@fixmesh/engine";
 import { type FixMessage, MsgType, Tag } from "@fixmesh/fix";
 import { Health, MemoryStore, resolveSettings } from "@fixmesh/session";
 import { createRedisClient, RedisStore, sessionKeys } from "@fixmesh/store";
+import { RedisProxy } from "@fixmesh/store/testing";
 import * as grpc from "@grpc/grpc-js";
 import type { SessionRegistry } from "../registry.js";
 import { startGrpcServer } from "./server.js";
@@ -28,47 +27,6 @@ async function waitFor(cond: () => boolean, ms: number, what: string): Promise<v
   }
 }
 
-/** A TCP proxy in front of the test Redis that can swallow Redis's replies, and reset every link it carries. */
-class ReplyLosingProxy {
-  private server: Server | null = null;
-  private readonly sockets = new Set<Socket>();
-  losing = false;
-  port = 0;
-
-  async start(): Promise<void> {
-    const { hostname, port } = new URL(REDIS_URL);
-    const server = createServer((down) => {
-      const up = netConnect(Number(port || 6379), hostname);
-      for (const s of [down, up]) {
-        this.sockets.add(s);
-        s.on("close", () => this.sockets.delete(s));
-        s.on("error", () => {});
-      }
-      down.on("data", (d) => up.write(d));
-      up.on("data", (d) => {
-        if (!this.losing) down.write(d);
-      });
-      down.on("close", () => up.destroy());
-      up.on("close", () => down.destroy());
-    });
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    this.port = (server.address() as { port: number }).port;
-    this.server = server;
-  }
-
-  /** Resets every link (a client whose replies were swallowed cannot go on with that connection) and forwards again. */
-  resetAll(): void {
-    for (const s of this.sockets) s.destroy();
-    this.losing = false;
-  }
-
-  close(): void {
-    this.resetAll();
-    this.server?.close();
-  }
-}
-
 type FieldInit = MessageInitShape<typeof FieldSchema>;
 const str = (tag: number, value: string): FieldInit => ({ tag, value: { case: "stringValue", value } });
 
@@ -78,9 +36,9 @@ describe("a Send whose commit landed but got no answer", () => {
   }, async () => {
     const id = "FIX.4.4:AMBIG->VENUE";
     const prefix = `fixmesh-test-ambig-${Math.random().toString(36).slice(2, 10)}`;
-    const proxy = new ReplyLosingProxy();
+    const proxy = new RedisProxy(REDIS_URL);
     await proxy.start();
-    const redis = createRedisClient(`redis://127.0.0.1:${proxy.port}`, { commandTimeout: 300 });
+    const redis = createRedisClient(proxy.url, { commandTimeout: 300 });
     redis.on("error", () => {});
     const store = new RedisStore({ redis, session: id, prefix });
     const received: FixMessage[] = [];
@@ -139,7 +97,7 @@ describe("a Send whose commit landed but got no answer", () => {
       );
       const seqBefore = warm.msgSeqNum + 1;
       // Redis runs the commit; its answer never comes back.
-      proxy.losing = true;
+      proxy.loseReplies();
       let first: RpcError | undefined;
       try {
         await rpc.send(request, { deadline: Date.now() + 5000 });
@@ -152,7 +110,7 @@ describe("a Send whose commit landed but got no answer", () => {
       // The commit did land: the message is in the store's log under the number the first Send got.
       const stored = await check.hget(sessionKeys(prefix, id).idem, "ambiguous-1");
       assert.ok(stored?.startsWith(`${seqBefore}:`), `the key recorded with seq ${seqBefore}, got ${stored}`);
-      proxy.resetAll();
+      proxy.resetLinks();
       await waitFor(() => client.state.health === Health.Live, 15_000, "the session back after the failed commit");
       // The retry: the first answer, no second copy.
       const retry = await rpc.send(request, { deadline: Date.now() + 5000 });
@@ -173,7 +131,7 @@ describe("a Send whose commit landed but got no answer", () => {
       await acceptor.close();
       await store.close();
       redis.disconnect();
-      proxy.close();
+      await proxy.cut();
       const keys = await check.keys(`${prefix}:*`);
       if (keys.length > 0) await check.del(...keys);
       check.disconnect();
