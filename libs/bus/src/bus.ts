@@ -26,3 +26,8 @@ export interface EventBus {
   subscribe(filter: string, handler: (e: Delivered) => unknown, opts?: { fromSeq?: number }): Promise<Subscription>;
   close(): Promise<void>;
 }
+
+/** Where a bus reports what it mends by itself (pino's `warn(fields, message)` fits). */
+export interface BusLog {
+  warn(fields: Record<string, unknown>, msg: string): void;
+}

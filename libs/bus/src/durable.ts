@@ -1,6 +1,6 @@
 import type { Consumer, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
-import type { Delivered, EventBus } from "./bus.js";
+import type { BusLog, Delivered, EventBus } from "./bus.js";
 
 export interface DurableConsumerOptions {
   /** Durable name: survives restarts; two processes with the same name share the work (JetStream). */
@@ -180,7 +180,7 @@ export interface NatsLink {
   flush(): Promise<void>;
   isClosed(): boolean;
   /** Told when the durable finds itself missing on the server and is made again. */
-  log?: { warn(fields: Record<string, unknown>, msg: string): void };
+  log?: BusLog;
 }
 
 /**

@@ -4,7 +4,7 @@
 
 // nats.js's nkey and creds authenticators, for @fixmesh/security's `natsConnectOptions`.
 export { credsAuthenticator, nkeyAuthenticator } from "@nats-io/transport-node";
-export type { Delivered, EventBus, Subscription } from "./bus.js";
+export type { BusLog, Delivered, EventBus, Subscription } from "./bus.js";
 export {
   type DurableBus,
   DurableConfigError,
@@ -23,7 +23,7 @@ export {
   subjectMatches,
 } from "./events.js";
 export { InProcessBus } from "./in-process.js";
-export { type BusLog, JetStreamBus, type JetStreamBusOptions } from "./jetstream.js";
+export { JetStreamBus, type JetStreamBusOptions } from "./jetstream.js";
 export {
   AUDIT_STREAM,
   AUDIT_SUBJECTS,

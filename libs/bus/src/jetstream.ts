@@ -14,7 +14,7 @@ import {
   type NodeConnectionOptions,
   headers as natsHeaders,
 } from "@nats-io/transport-node";
-import type { Delivered, EventBus, Subscription } from "./bus.js";
+import type { BusLog, Delivered, EventBus, Subscription } from "./bus.js";
 import { connectCoalescing } from "./coalescing-transport.js";
 import {
   type DurableConsumer,
@@ -60,11 +60,6 @@ export interface JetStreamBusOptions {
    * fits; without one the mending is silent.
    */
   log?: BusLog;
-}
-
-/** The bus's warnings (pino's `warn(fields, message)`). */
-export interface BusLog {
-  warn(fields: Record<string, unknown>, msg: string): void;
 }
 
 /** JetStream did not acknowledge a publish: it answered with an error, or not within the timeout. */
