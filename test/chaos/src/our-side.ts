@@ -20,7 +20,7 @@ import {
   type SessionSettings,
   type Validator,
 } from "@fixmesh/session";
-import { waitFor } from "./wait.js";
+import { stamp, waitFor } from "./wait.js";
 import { WireLog } from "./wire.js";
 
 /** A health change as our session announced it, with what the session looked like at that moment. */
@@ -337,7 +337,7 @@ export class OurSide {
   }
 
   private onNotice(n: SessionNotice): void {
-    const at = Date.now();
+    const at = stamp();
     this.notices.push({ ...n, at });
     if (n.kind === "health") {
       const st = this.runner.state;

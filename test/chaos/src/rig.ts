@@ -2,6 +2,7 @@ import { ChaosProxy, type FaultEvent } from "@fixmesh/chaos";
 import type { SessionNotice, SessionSettings } from "@fixmesh/session";
 import { startVenueSim, type VenueSession, type VenueSim, type VenueSimConfigInput } from "@fixmesh/venue-sim";
 import { OurSide, type OurSideOptions } from "./our-side.js";
+import { stamp } from "./wait.js";
 
 /** What a scenario runs against: the venue simulator, the chaos proxy in front of it, and our side behind it. */
 export interface Rig {
@@ -52,16 +53,16 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
   const watch = setInterval(() => {
     if (vs.runner !== watched) {
       watched = vs.runner;
-      vs.runner.onNotice((n) => venueNotices.push({ ...n, at: Date.now() }));
+      vs.runner.onNotice((n) => venueNotices.push({ ...n, at: stamp() }));
     }
   }, 5);
   watched = vs.runner;
-  vs.runner.onNotice((n) => venueNotices.push({ ...n, at: Date.now() }));
+  vs.runner.onNotice((n) => venueNotices.push({ ...n, at: stamp() }));
 
   const proxy = new ChaosProxy({ target: { host: "127.0.0.1", port: venue.port } });
   await proxy.start();
   const faults: Array<FaultEvent & { at: number }> = [];
-  proxy.on("fault", (f) => faults.push({ ...f, at: Date.now() }));
+  proxy.on("fault", (f) => faults.push({ ...f, at: stamp() }));
 
   const us = await OurSide.start({ port: o.direct ? venue.port : proxy.port, settings: o.settings, ...o.our });
   const rig: Rig = {

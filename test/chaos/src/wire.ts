@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import type { Connector } from "@fixmesh/engine";
 import { Framer, MsgType, Tag } from "@fixmesh/fix";
+import { stamp } from "./wait.js";
 
 const SESSION_TYPES = new Set<string>([
   MsgType.Logon,
@@ -69,7 +70,7 @@ export class WireLog {
         return v === undefined ? "" : ` ${name}=${v}`;
       };
       this.push({
-        at: Date.now(),
+        at: stamp(),
         dir,
         msgType: m.msgType,
         seq: m.getInt(Tag.MsgSeqNum) ?? 0,

@@ -13,7 +13,7 @@ import type { ChildConfig } from "../crash-child.js";
 import { type ScenarioContext, scenario } from "../scenario.js";
 import type { Scoreboard } from "../scoreboard.js";
 import { messageEvents, readStream, rebuildOrders } from "../stream.js";
-import { waitFor } from "../wait.js";
+import { stamp, waitFor } from "../wait.js";
 
 const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 
@@ -80,8 +80,8 @@ async function finish(w: World, last: Child): Promise<{ orders: number; executio
   await waitFor(() => w.vs.pendingReports === 0 && w.vs.loggedOn, 10_000, "venue caught up");
   // Quiet: both directions agree.
   let st = await last.state();
-  const deadline = Date.now() + 10_000;
-  while (!(st.nextSender === w.vs.nextTargetSeq && st.nextTarget === w.vs.nextSenderSeq) && Date.now() < deadline) {
+  const deadline = stamp() + 10_000;
+  while (!(st.nextSender === w.vs.nextTargetSeq && st.nextTarget === w.vs.nextSenderSeq) && stamp() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
     st = await last.state();
   }
@@ -144,10 +144,10 @@ export function crashScenarios(board: Scoreboard): void {
         const c2 = w.spawn({ orderPrefix: "K2", count: 200, holdAfterCommit: held });
         await c2.line((l) => l === `window ${held}`, 20_000, `${held} committed, not sent`);
         await c2.kill();
-        const restarted = Date.now();
+        const restarted = stamp();
         const c3 = w.spawn({ orderPrefix: "K3", count: 20 });
         await c3.line((l) => l === "health LIVE", 10_000, "restarted child LIVE");
-        const recoverMs = Date.now() - restarted;
+        const recoverMs = stamp() - restarted;
         const r = await finish(w, c3);
         const arrivals = w.arrivals.filter((a) => a.clOrdId === held);
         assert.deepEqual(arrivals, [{ clOrdId: held, possDup: true }], `${held} arrived once, as a resend (43=Y)`);
@@ -182,10 +182,10 @@ export function crashScenarios(board: Scoreboard): void {
         const published = await w.bus.lastSeq();
         assert.ok(published >= 48, `${published} events on the stream`);
         await c2.kill();
-        const restarted = Date.now();
+        const restarted = stamp();
         const c3 = w.spawn({ orderPrefix: "P3", count: 20 });
         await c3.line((l) => l === "health LIVE", 10_000, "restarted child LIVE");
-        const recoverMs = Date.now() - restarted;
+        const recoverMs = stamp() - restarted;
         const r = await finish(w, c3);
         assert.ok(r.busDuplicates >= 1, `the unacknowledged batch was published again and dropped: ${r.busDuplicates}`);
         s.row.orders = r.orders;

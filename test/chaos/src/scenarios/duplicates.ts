@@ -7,7 +7,7 @@ import { assertConverged, assertHealthPath } from "../convergence.js";
 import { newOrderBody } from "../our-side.js";
 import { scenario } from "../scenario.js";
 import type { Scoreboard } from "../scoreboard.js";
-import { sleep, waitFor } from "../wait.js";
+import { sleep, stamp, waitFor } from "../wait.js";
 import { dropRun } from "./faults.js";
 
 export function duplicateScenarios(board: Scoreboard): void {
@@ -55,7 +55,7 @@ export function duplicateScenarios(board: Scoreboard): void {
           run.cancel();
           doubled.cancel();
         });
-        const t0 = Date.now();
+        const t0 = stamp();
         await us.submitMany("DP-LOST", 10);
         await waitFor(() => rig.vs.nextSenderSeq > run.to, 5000, "the run sent");
         await us.submitMany("DP-B", 4);
@@ -64,7 +64,7 @@ export function duplicateScenarios(board: Scoreboard): void {
           5000,
           "replay done",
         );
-        const recoverMs = Date.now() - t0;
+        const recoverMs = stamp() - t0;
         const c = await assertConverged(rig, { expectOrders: 18 });
         assertHealthPath(us, t0, /^RECOVERY→LIVE$/, "one recovery");
         assert.ok(doubled.hits >= 20, `${doubled.hits} resent copies doubled`);
@@ -86,7 +86,7 @@ export function duplicateScenarios(board: Scoreboard): void {
         const { us, proxy, venue } = rig;
         await us.submitMany("DL-A", 4);
         await waitFor(() => us.executions === 8, 5000, "filled");
-        const t0 = Date.now();
+        const t0 = stamp();
         proxy.toClient.duplicate({ msgType: MsgType.ExecutionReport, possDup: false });
         await us.submitMany("DL-B", 1);
         await waitFor(() => us.state.health === Health.Safe, 5000, "SAFE");
@@ -109,7 +109,7 @@ export function duplicateScenarios(board: Scoreboard): void {
         );
         // The operator checks with the venue (a copy on the wire, not a reset), clears SAFE and logs on: the report
         // that was on the wire behind the copy is recovered by the usual ResendRequest.
-        const cleared = Date.now();
+        const cleared = stamp();
         us.runner.clearSafe("checked with the venue: a copy on the wire, not a reset");
         us.runner.logon();
         await us.waitLive();
@@ -124,8 +124,8 @@ export function duplicateScenarios(board: Scoreboard): void {
           /^SAFE→DISCONNECTED→CONNECTING→LOGON_SENT→RECOVERY→LIVE$/,
           "SAFE, down, LIVE after the clear",
         );
-        s.row.note = `SAFE ${safeAt - t0} ms after the copy; LIVE only after the operator's clear and logon`;
-        s.converged(c, Date.now() - cleared);
+        s.row.note = `SAFE ${(safeAt - t0).toFixed(1)} ms after the copy; LIVE only after the operator's clear and logon`;
+        s.converged(c, stamp() - cleared);
       },
     );
   });

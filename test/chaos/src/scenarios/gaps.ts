@@ -6,7 +6,7 @@ import { assertConverged, assertHealthPath } from "../convergence.js";
 import type { Rig } from "../rig.js";
 import { scenario } from "../scenario.js";
 import type { Scoreboard } from "../scoreboard.js";
-import { sleep, waitFor } from "../wait.js";
+import { sleep, stamp, waitFor } from "../wait.js";
 import { dropRun, liveFlow, resendRequests } from "./faults.js";
 
 /** Size of the replay of real messages in 2c (CHAOS_REPLAY overrides; the suite's default fits well under 30 s). */
@@ -23,7 +23,7 @@ export function gapScenarios(board: Scoreboard): void {
         const rig = await s.rig();
         const { us, vs } = rig;
         await us.submitMany("G5-0", 4);
-        const t0 = Date.now();
+        const t0 = stamp();
         for (let k = 1; k <= 3; k++) {
           const from = us.state.nextTargetSeq;
           assert.equal(vs.jumpOutboundSeq(5), from + 5);
@@ -45,7 +45,7 @@ export function gapScenarios(board: Scoreboard): void {
         const c = await assertConverged(rig, { expectOrders: 16 });
         assert.equal(us.state.counters.gapsDetected, 3);
         assertHealthPath(us, t0, /^RECOVERY→LIVE→RECOVERY→LIVE→RECOVERY→LIVE$/, "LIVE → RECOVERY → LIVE per burst");
-        s.converged(c, Date.now() - t0);
+        s.converged(c, stamp() - t0);
       },
     );
 
@@ -60,7 +60,7 @@ export function gapScenarios(board: Scoreboard): void {
         await us.submitMany("GL-0", 4);
         await waitFor(() => us.executions === 8, 5000, "first orders filled");
         const from = us.state.nextTargetSeq;
-        const t0 = Date.now();
+        const t0 = stamp();
         vs.jumpOutboundSeq(100_000);
         await us.submitMany("GL-1", 4);
         await waitFor(
@@ -68,7 +68,7 @@ export function gapScenarios(board: Scoreboard): void {
           20_000,
           "100,000 gap recovered",
         );
-        const recoverMs = Date.now() - t0;
+        const recoverMs = stamp() - t0;
         assert.ok(
           us.noticesOf("gap").some((g) => g.begin === from && g.end === from + 99_999),
           "one gap of 100,000",
@@ -107,13 +107,13 @@ export function gapScenarios(board: Scoreboard): void {
           await sleep(0);
         }
         await waitFor(() => vs.nextSenderSeq > run.to, 30_000, "the venue past the dropped run");
-        const detected = Date.now();
+        const detected = stamp();
         await waitFor(
           () => us.noticesOf("gapFilled").some((g) => g.end >= run.to) && us.state.health === Health.Live,
           40_000,
           "replay done and LIVE",
         );
-        const recoverMs = Date.now() - detected;
+        const recoverMs = stamp() - detected;
         const liveOrders = await live.stop();
         const c = await assertConverged(rig, { timeoutMs: 20_000 });
         assert.equal(c.orders, orders + liveOrders);
@@ -174,7 +174,7 @@ async function reorderedReplay(
   const run = dropRun(rig, 100);
   proxy.toClient.holdReplay(hold);
   try {
-    const t0 = Date.now();
+    const t0 = stamp();
     await us.submitMany(`${prefix}-LOST`, 50);
     await waitFor(() => rig.vs.nextSenderSeq > run.to, 5000, "the run sent");
     await us.submitMany(`${prefix}-LIVE`, 4);
@@ -183,7 +183,7 @@ async function reorderedReplay(
       15_000,
       `${hold.order} replay recovered`,
     );
-    return Date.now() - t0;
+    return stamp() - t0;
   } finally {
     run.cancel();
     proxy.toClient.holdReplay(null);

@@ -6,7 +6,7 @@ import { assertConverged, assertHealthPath } from "../convergence.js";
 import type { OurSide } from "../our-side.js";
 import { scenario } from "../scenario.js";
 import type { Scoreboard } from "../scoreboard.js";
-import { waitFor } from "../wait.js";
+import { stamp, waitFor } from "../wait.js";
 
 /** HeartBtInt of the liveness scenarios, seconds: the guarantee is detection within 2 × HeartBtInt. */
 const HB = 1;
@@ -41,7 +41,7 @@ function assertDetectedInTime(d: { silenceMs: number; testRequest: boolean }, fa
   assert.ok(d.testRequest, "a TestRequest went out before the link was dropped");
   assert.ok(
     d.silenceMs <= 2 * HB * 1000 + SLACK_MS,
-    `dropped after ${d.silenceMs} ms of silence; the bound is 2 × HeartBtInt = ${2 * HB * 1000} ms`,
+    `dropped after ${Math.round(d.silenceMs)} ms of silence; the bound is 2 × HeartBtInt = ${2 * HB * 1000} ms`,
   );
   assert.ok(at - faultAt <= 2 * HB * 1000 + SLACK_MS, `dropped ${at - faultAt} ms after the fault began`);
 }
@@ -58,7 +58,7 @@ export function livenessScenarios(board: Scoreboard): void {
         const { us, vs } = rig;
         await us.submitMany("HB-A", 6);
         await waitFor(() => us.executions === 12, 5000, "filled");
-        const t0 = Date.now();
+        const t0 = stamp();
         vs.skipHeartbeats(3);
         const d = await detection(us, t0);
         assertDetectedInTime(d, t0, d.at);
@@ -68,13 +68,13 @@ export function livenessScenarios(board: Scoreboard): void {
           10_000,
           "LIVE again, the skipped numbers gap-filled",
         );
-        const recoverMs = Date.now() - d.at;
+        const recoverMs = stamp() - d.at;
         assert.ok(vs.heartbeatsSkipped >= 1, "the venue kept Heartbeats off the wire");
         await us.submitMany("HB-B", 6);
         const c = await assertConverged(rig, { expectOrders: 12 });
         assert.ok(us.noticesOf("logon", t0).length >= 1, "logged on again");
         assertHealthPath(us, t0, RECONNECT_PATH, "after the silent link");
-        s.row.note = `dropped after ${d.silenceMs} ms silent`;
+        s.row.note = `dropped after ${Math.round(d.silenceMs)} ms silent`;
         s.converged(c, recoverMs);
       },
     );
@@ -89,7 +89,7 @@ export function livenessScenarios(board: Scoreboard): void {
         const { us, proxy } = rig;
         await us.submitMany("HD-A", 6);
         await waitFor(() => us.executions === 12, 5000, "filled");
-        const t0 = Date.now();
+        const t0 = stamp();
         const rule = proxy.toClient.drop({ msgType: MsgType.Heartbeat, persistent: true });
         const lift = setTimeout(() => rule.cancel(), 3 * HB * 1000);
         s.cleanup(() => {
@@ -103,14 +103,14 @@ export function livenessScenarios(board: Scoreboard): void {
           10_000,
           "LIVE again, the dropped numbers recovered",
         );
-        const recoverMs = Date.now() - d.at;
-        await waitFor(() => Date.now() - t0 > 3 * HB * 1000, 5000, "the drop window over");
+        const recoverMs = stamp() - d.at;
+        await waitFor(() => stamp() - t0 > 3 * HB * 1000, 5000, "the drop window over");
         await us.submitMany("HD-B", 6);
         const c = await assertConverged(rig, { expectOrders: 12 });
         assert.ok(rule.hits >= 1, "Heartbeats were dropped");
         assertHealthPath(us, t0, RECONNECT_PATH, "after the silent link");
         assert.ok(rig.faults.some((f) => f.kind === "drop" && f.msgType === MsgType.Heartbeat));
-        s.row.note = `dropped after ${d.silenceMs} ms silent`;
+        s.row.note = `dropped after ${Math.round(d.silenceMs)} ms silent`;
         s.converged(c, recoverMs);
       },
     );
@@ -125,7 +125,7 @@ export function livenessScenarios(board: Scoreboard): void {
         const { us, proxy } = rig;
         await us.submitMany("HO-A", 6);
         await waitFor(() => us.executions === 12, 5000, "filled");
-        const t0 = Date.now();
+        const t0 = stamp();
         // Both directions black-holed: the sockets stay up and every byte is lost.
         proxy.stall({ discard: true });
         // Accepted by our session (it does not know yet), persisted, and lost on the wire.
@@ -133,10 +133,10 @@ export function livenessScenarios(board: Scoreboard): void {
         const d = await detection(us, t0);
         assertDetectedInTime(d, t0, d.at);
         proxy.resume();
-        const resumed = Date.now();
+        const resumed = stamp();
         await us.waitLive(10_000);
         await waitFor(() => us.executions === 18, 10_000, "the orders sent into the void filled");
-        const recoverMs = Date.now() - resumed;
+        const recoverMs = stamp() - resumed;
         await us.submitMany("HO-B", 6);
         const c = await assertConverged(rig, { expectOrders: 15 });
         // The venue had not seen them: it asked, and got them again with PossDupFlag=Y.
@@ -150,7 +150,7 @@ export function livenessScenarios(board: Scoreboard): void {
         }
         assert.ok(proxy.stats().toServer.discarded + proxy.stats().toClient.discarded > 0, "the stall lost traffic");
         assertHealthPath(us, t0, RECONNECT_PATH, "after the half-open link");
-        s.row.note = `dropped after ${d.silenceMs} ms silent`;
+        s.row.note = `dropped after ${Math.round(d.silenceMs)} ms silent`;
         s.converged(c, recoverMs);
       },
     );
@@ -165,7 +165,7 @@ export function livenessScenarios(board: Scoreboard): void {
         const { us, vs, proxy } = rig;
         await us.submitMany("PT-A", 6);
         await waitFor(() => us.executions === 12, 5000, "filled");
-        const t0 = Date.now();
+        const t0 = stamp();
         // Nothing flows and no new connection gets through until the heal.
         proxy.refuseConnections(true);
         const healed = proxy.partition(3 * HB * 1000);
@@ -175,17 +175,17 @@ export function livenessScenarios(board: Scoreboard): void {
         await waitFor(() => !vs.connected, 4 * HB * 1000, "the venue drops its side too");
         await healed;
         proxy.refuseConnections(false);
-        const healAt = Date.now();
+        const healAt = stamp();
         await us.waitLive(10_000);
         await waitFor(() => us.executions === 18, 10_000, "the orders sent into the partition filled");
-        const recoverMs = Date.now() - healAt;
+        const recoverMs = stamp() - healAt;
         await us.submitMany("PT-B", 6);
         const c = await assertConverged(rig, { expectOrders: 15 });
         for (let i = 1; i <= 3; i++)
           assert.ok(rig.venue.order(`PT-IN-${i}`) !== undefined, `PT-IN-${i} reached the venue`);
         assert.ok(proxy.stats().connections.refused >= 1, "reconnects were refused during the partition");
         assertHealthPath(us, t0, RECONNECT_PATH, "across the partition");
-        s.row.note = `dropped after ${d.silenceMs} ms silent`;
+        s.row.note = `dropped after ${Math.round(d.silenceMs)} ms silent`;
         s.converged(c, recoverMs);
       },
     );

@@ -7,7 +7,7 @@ import { assertConverged, assertHealthPath } from "../convergence.js";
 import { newOrderBody } from "../our-side.js";
 import { scenario } from "../scenario.js";
 import type { Scoreboard } from "../scoreboard.js";
-import { sleep, waitFor } from "../wait.js";
+import { sleep, stamp, waitFor } from "../wait.js";
 
 export function resetScenarios(board: Scoreboard): void {
   describe("6. daily reset mismatch", () => {
@@ -27,10 +27,10 @@ export function resetScenarios(board: Scoreboard): void {
         await waitFor(() => us.state.health === Health.Disconnected, 5000, "our side logged out");
         const expected = us.state.nextTargetSeq;
         const delivered = us.delivered.flat().length;
-        const t0 = Date.now();
+        const t0 = stamp();
         us.runner.logon();
         await waitFor(() => us.state.health === Health.Safe, 5000, "SAFE");
-        const detectedMs = Date.now() - t0;
+        const detectedMs = stamp() - t0;
         assert.equal(
           us.state.safeReason,
           `MsgSeqNum too low, expecting ${expected} but received 1`,
@@ -59,12 +59,12 @@ export function resetScenarios(board: Scoreboard): void {
         assert.deepEqual(replayed, [], "none of yesterday's messages resent into the venue's new day");
 
         // The agreed way out: restart our side with ResetOnLogon=Y, so both Logons carry ResetSeqNumFlag=Y.
-        const resetAt = Date.now();
+        const resetAt = stamp();
         await us.restart({ ResetOnLogon: true });
         await us.waitLive();
         const logon = us.noticesOf("logon", resetAt);
         assert.ok(logon.length >= 1 && logon.every((n) => n.reset), "logged on with an agreed reset");
-        const recoverMs = Date.now() - resetAt;
+        const recoverMs = stamp() - resetAt;
         await us.submitMany("RM-D2", 6);
         const c = await assertConverged(rig, { expectOrders: 12 });
         assert.equal(us.state.nextSenderSeq, 8, "day 2 numbered from 1");
@@ -75,7 +75,7 @@ export function resetScenarios(board: Scoreboard): void {
           /^CONNECTING→LOGON_SENT→SAFE→SAFE→LIVE$/,
           "SAFE from the Logon to the agreed reset, across the restart",
         );
-        s.row.note = `SAFE ${detectedMs} ms after logon`;
+        s.row.note = `SAFE ${detectedMs.toFixed(1)} ms after logon`;
         s.converged(c, recoverMs);
       },
     );

@@ -6,7 +6,7 @@ import { Health } from "@fixmesh/session";
 import { assertConverged } from "../convergence.js";
 import { scenario } from "../scenario.js";
 import type { Scoreboard } from "../scoreboard.js";
-import { waitFor } from "../wait.js";
+import { stamp, waitFor } from "../wait.js";
 
 /** The seed scenarios: the order flow with no fault, then a reset both sides agree on. */
 export function seedScenarios(board: Scoreboard): void {
@@ -149,7 +149,7 @@ export function seedScenarios(board: Scoreboard): void {
         const day1 = { ours: us.state.nextSenderSeq, venue: vs.nextSenderSeq };
         us.runner.logout("end of day");
         await waitFor(() => us.state.health === Health.Disconnected, 5000, "logged out");
-        const t0 = Date.now();
+        const t0 = stamp();
         us.runner.logon();
         await us.waitLive();
         const logon = us.noticesOf("logon", t0);
@@ -169,7 +169,7 @@ export function seedScenarios(board: Scoreboard): void {
         const c = await assertConverged(rig, { expectOrders: 20 });
         assert.equal(us.state.nextSenderSeq, 12, "day 2 numbered from 1: the Logon, then orders 2..11");
         assert.ok(!us.health.some((h) => h.to === Health.Safe), "an agreed reset is not a mismatch");
-        s.converged(c, Date.now() - t0);
+        s.converged(c, stamp() - t0);
       },
     );
   });

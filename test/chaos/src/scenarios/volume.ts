@@ -5,6 +5,7 @@ import { assertConverged } from "../convergence.js";
 import { percentile, sustain } from "../load.js";
 import { scenario } from "../scenario.js";
 import type { Scoreboard } from "../scoreboard.js";
+import { stamp } from "../wait.js";
 
 /** 100 × the "1,000 orders per minute" load test of the sources: 100,000 orders a minute. */
 const FLOOR_PER_SECOND = 100_000 / 60;
@@ -22,9 +23,9 @@ export function volumeScenarios(board: Scoreboard): void {
         const rig = await s.rig({ settings: { HeartBtInt: 5 }, symbols: { BOOK: { fill: "book" } } });
         const { us } = rig;
         const load = await sustain(us, { prefix: "V", rate: RATE, seconds: SECONDS });
-        const ended = Date.now();
+        const ended = stamp();
         const c = await assertConverged(rig, { timeoutMs: 30_000, expectOrders: load.submitted });
-        const drainMs = Date.now() - ended;
+        const drainMs = stamp() - ended;
         assert.equal(load.heldBack, 0, "the session took order flow the whole time");
         assert.ok(
           load.rate >= FLOOR_PER_SECOND,
