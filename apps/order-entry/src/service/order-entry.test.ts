@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  type CancelOrderRequest,
   type CheckOrderResponse,
   OrderStatus,
+  type ReplaceOrderRequest,
   RpcError,
   type SendResponse,
   SessionHealth,
@@ -25,9 +27,15 @@ class FakeConnector {
   refuse: RpcError | null = null;
   /** The next send is stored and goes out, but its answer is PERSIST_FAILED (the store's reply was lost). */
   loseAnswer = false;
+  /** The next send is not stored and does not go out, and its answer is PERSIST_FAILED (the write failed). */
+  failWrite = false;
   health = SessionHealth.LIVE;
   async send(msg: OutboundMessage): Promise<SendResponse> {
     if (this.refuse) throw this.refuse;
+    if (this.failWrite) {
+      this.failWrite = false;
+      throw new RpcError(Code.UNAVAILABLE, "PERSIST_FAILED", "store write failed: Connection is closed");
+    }
     if (this.loseAnswer) {
       this.loseAnswer = false;
       const body = JSON.stringify({ t: msg.msgType, f: msg.fields });
@@ -75,6 +83,11 @@ function setup(opts: { takeoverMs?: number } = {}) {
   });
   return { repo, connector, risk, core };
 }
+
+const cancelReq = (orderId: string, idempotencyKey = "") =>
+  ({ orderId, sessionId: "", clOrdId: "", idempotencyKey }) as CancelOrderRequest;
+const replaceReq = (orderId: string, quantity: string, idempotencyKey = "") =>
+  ({ orderId, sessionId: "", clOrdId: "", quantity, price: "", idempotencyKey }) as ReplaceOrderRequest;
 
 function req(key: string, over: Partial<SubmitOrderRequest> = {}): SubmitOrderRequest {
   return { ...orderRequest(key, "100"), price: "10.5", stopPrice: "", extraFields: [], ...over } as SubmitOrderRequest;
@@ -218,6 +231,86 @@ describe("OrderEntry", () => {
     const [rec] = (await repo.list({}, 10)).records;
     assert.equal(rec?.send, "sent");
     assert.equal(connector.wire.length, 1, "the connector answered the stored send: nothing more went out");
+  });
+
+  describe("a cancel or replace the connector could not confirm", () => {
+    it("a cancel stored but unconfirmed: the retry with the same key learns it was sent, and the venue gets it once", async () => {
+      const { core, connector, repo } = setup();
+      const id = (await core.submit(req("c1"))).order.orderId as string;
+      connector.loseAnswer = true;
+      await assert.rejects(core.cancel(cancelReq(id, "cx1")), (err: RpcError) => {
+        assert.equal(err.code, Code.UNAVAILABLE);
+        assert.equal(err.reason, "PERSIST_FAILED");
+        assert.match(err.message, /retry with the same idempotency key/);
+        return true;
+      });
+      const cancels = () => connector.wire.filter((m) => m.msgType === "F");
+      assert.equal(cancels().length, 1);
+      assert.equal((await repo.get(id))?.order.pendingCancel, undefined, "not recorded yet");
+      const again = await core.cancel(cancelReq(id, "cx1"));
+      assert.equal(again.replayed, true);
+      assert.equal(cancels().length, 1, "the connector answered the stored cancel: no second cancel went out");
+      const rec = await repo.get(id);
+      assert.equal(rec?.order.pendingCancel, cancels()[0]?.idempotencyKey, "the cancel that went is recorded");
+      // Settled: a third call answers from the order, sending nothing.
+      assert.equal((await core.cancel(cancelReq(id, "cx1"))).replayed, true);
+      assert.equal(cancels().length, 1);
+      assert.equal((await repo.getIdempotency("cancel:cx1"))?.unconfirmed, undefined);
+    });
+
+    it("a cancel the connector never stored: the retry with the same key sends it, once", async () => {
+      const { core, connector, repo } = setup();
+      const id = (await core.submit(req("c2"))).order.orderId as string;
+      connector.failWrite = true;
+      await assert.rejects(core.cancel(cancelReq(id, "cx2")), { reason: "PERSIST_FAILED" });
+      assert.equal(connector.wire.filter((m) => m.msgType === "F").length, 0);
+      const again = await core.cancel(cancelReq(id, "cx2"));
+      assert.equal(again.replayed, false, "sent now, not the answer of an earlier send");
+      const cancels = connector.wire.filter((m) => m.msgType === "F");
+      assert.equal(cancels.length, 1);
+      assert.equal((await repo.get(id))?.order.pendingCancel, cancels[0]?.idempotencyKey);
+    });
+
+    it("a replace stored but unconfirmed: the retry resends the identical message without a second risk check", async () => {
+      const { core, connector, repo, risk } = setup();
+      const id = (await core.submit(req("c3"))).order.orderId as string;
+      connector.loseAnswer = true;
+      await assert.rejects(core.replace(replaceReq(id, "60", "rx3")), { reason: "PERSIST_FAILED" });
+      const checks = risk.checks;
+      const again = await core.replace(replaceReq(id, "60", "rx3"));
+      assert.equal(again.replayed, true);
+      assert.equal(risk.checks, checks, "checked when it was first sent");
+      assert.equal(connector.wire.filter((m) => m.msgType === "G").length, 1);
+      const order = (await repo.get(id))?.order;
+      assert.equal(order?.requests.find((r) => r.clOrdID === order.pendingReplace)?.orderQty, "60");
+      // The same key with other terms is still a different request.
+      await assert.rejects(core.replace(replaceReq(id, "70", "rx3")), {
+        reason: "IDEMPOTENCY_KEY_REUSED",
+      });
+    });
+
+    it("without a key: UNAVAILABLE saying it may still reach the venue; nothing is recorded on the order", async () => {
+      const { core, connector, repo } = setup();
+      const id = (await core.submit(req("c4"))).order.orderId as string;
+      connector.loseAnswer = true;
+      await assert.rejects(core.cancel(cancelReq(id)), (err: RpcError) => {
+        assert.equal(err.code, Code.UNAVAILABLE);
+        assert.match(err.message, /may still reach the venue: the order's updates will tell/);
+        return true;
+      });
+      assert.equal((await repo.get(id))?.order.pendingCancel, undefined);
+    });
+
+    it("a cancel the connector refused releases its key: a retry asks again", async () => {
+      const { core, connector } = setup();
+      const id = (await core.submit(req("c5"))).order.orderId as string;
+      connector.refuse = new RpcError(Code.FAILED_PRECONDITION, "SESSION_NOT_LOGGED_ON", "not logged on");
+      await assert.rejects(core.cancel(cancelReq(id, "cx5")), { reason: "SESSION_NOT_LIVE" });
+      connector.refuse = null;
+      const again = await core.cancel(cancelReq(id, "cx5"));
+      assert.equal(again.replayed, false);
+      assert.equal(connector.wire.filter((m) => m.msgType === "F").length, 1);
+    });
   });
 
   it("marks an order the connector refused as REJECTED, and a retry gets the refusal again", async () => {

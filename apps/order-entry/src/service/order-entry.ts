@@ -43,7 +43,13 @@ import {
 } from "../model/convert.js";
 import { isOpen, newRecord, type OrderRecord, snapshotOf, statusOf } from "../model/record.js";
 import { newOrderId } from "../store/ids.js";
-import { DuplicateOrderError, type LogEntry, type OrderRepository } from "../store/types.js";
+import {
+  DuplicateOrderError,
+  type IdempotencyRecord,
+  type LogEntry,
+  type OrderRepository,
+  type UnconfirmedAmend,
+} from "../store/types.js";
 import { cancelRequest, newOrderSingle, replaceRequest } from "./messages.js";
 import { currentTraceparent, inSpan } from "./tracing.js";
 import {
@@ -495,22 +501,33 @@ export class OrderEntry {
     }
   }
 
-  /** Claims an optional idempotency key of a cancel/replace; the earlier answer when it is a retry. */
+  /**
+   * Claims an optional idempotency key of a cancel/replace. A retry gets the earlier answer, or — when the earlier
+   * send was not confirmed by the connector — that request to send again (`resend`).
+   */
   private async claimAmend(
     kind: string,
     key: string | undefined,
     rec: OrderRecord,
     body: unknown,
-  ): Promise<{ replay?: Answer; clOrdId: string; fp?: string }> {
+  ): Promise<{
+    replay?: Answer;
+    resend?: IdempotencyRecord & { unconfirmed: UnconfirmedAmend };
+    claim?: IdempotencyRecord;
+    clOrdId: string;
+  }> {
     const clOrdId = await this.repo.nextClOrdId(rec.order.session, this.now());
     if (key === undefined) return { clOrdId };
-    const fp = fingerprint({ kind, body });
-    const earlier = await this.repo.claimIdempotency(
-      { key: `${kind}:${key}`, fingerprint: fp, orderId: rec.order.id, clOrdId, at: this.now() },
-      this.ttl,
-    );
-    if (earlier === null) return { clOrdId, fp };
-    if (earlier.fingerprint !== fp) {
+    const claim: IdempotencyRecord = {
+      key: `${kind}:${key}`,
+      fingerprint: fingerprint({ kind, body }),
+      orderId: rec.order.id,
+      clOrdId,
+      at: this.now(),
+    };
+    const earlier = await this.repo.claimIdempotency(claim, this.ttl);
+    if (earlier === null) return { clOrdId, claim };
+    if (earlier.fingerprint !== claim.fingerprint) {
       throw new RpcError(
         Code.INVALID_ARGUMENT,
         "IDEMPOTENCY_KEY_REUSED",
@@ -520,8 +537,26 @@ export class OrderEntry {
         },
       );
     }
+    if (earlier.unconfirmed !== undefined) {
+      return { resend: { ...earlier, unconfirmed: earlier.unconfirmed }, claim: earlier, clOrdId: earlier.clOrdId };
+    }
     const now = (await this.repo.get(earlier.orderId)) ?? rec;
     return { replay: { order: orderProto(now), replayed: true }, clOrdId: earlier.clOrdId };
+  }
+
+  /**
+   * Runs a cancel/replace under its claim: a key is released when the request was refused or failed before it
+   * could reach the venue, and kept when the connector could not confirm it (the retry sends it again).
+   */
+  private async underClaim(claim: IdempotencyRecord | undefined, orderId: string, run: () => Promise<Answer>) {
+    try {
+      return await run();
+    } catch (err) {
+      if (claim !== undefined && !(err instanceof UnconfirmedSendError)) {
+        await this.repo.releaseIdempotency(claim.key, orderId);
+      }
+      throw err;
+    }
   }
 
   async cancel(req: CancelOrderRequest, prefix = ""): Promise<Answer> {
@@ -529,14 +564,11 @@ export class OrderEntry {
     const rec = await this.find(v.ref);
     const c = await this.claimAmend("cancel", v.idempotencyKey, rec, { order: rec.order.id });
     if (c.replay) return c.replay;
-    try {
+    return this.underClaim(c.claim, rec.order.id, async () => {
+      if (c.resend) return this.resendAmend(rec, c.resend);
       this.assertAmendable(rec);
-      return { order: orderProto(await this.sendAmend(rec, "cancel", c.clOrdId)), replayed: false };
-    } catch (err) {
-      if (v.idempotencyKey !== undefined)
-        await this.repo.releaseIdempotency(`cancel:${v.idempotencyKey}`, rec.order.id);
-      throw err;
-    }
+      return { order: orderProto(await this.sendAmend(rec, "cancel", c.clOrdId, c.claim)), replayed: false };
+    });
   }
 
   async replace(req: ReplaceOrderRequest, prefix = ""): Promise<Answer> {
@@ -548,7 +580,9 @@ export class OrderEntry {
       p: v.price,
     });
     if (c.replay) return c.replay;
-    try {
+    return this.underClaim(c.claim, rec.order.id, async () => {
+      // Checked by risk when it was first sent; the same message goes again.
+      if (c.resend) return this.resendAmend(rec, c.resend);
       this.assertAmendable(rec);
       const quantity = v.quantity ?? rec.order.orderQty;
       const price = v.price ?? rec.order.price;
@@ -564,17 +598,9 @@ export class OrderEntry {
         orderId: rec.order.id,
         ...(v.idempotencyKey !== undefined && { idempotencyKey: v.idempotencyKey }),
       });
-      return {
-        order: orderProto(
-          await this.sendAmend(rec, "replace", c.clOrdId, { quantity, ...(price !== undefined && { price }) }),
-        ),
-        replayed: false,
-      };
-    } catch (err) {
-      if (v.idempotencyKey !== undefined)
-        await this.repo.releaseIdempotency(`replace:${v.idempotencyKey}`, rec.order.id);
-      throw err;
-    }
+      const terms = { quantity, ...(price !== undefined && { price }) };
+      return { order: orderProto(await this.sendAmend(rec, "replace", c.clOrdId, c.claim, terms)), replayed: false };
+    });
   }
 
   /**
@@ -586,41 +612,127 @@ export class OrderEntry {
     rec: OrderRecord,
     kind: "cancel" | "replace",
     clOrdId: string,
+    claim: IdempotencyRecord | undefined,
     terms?: { quantity: string; price?: string },
   ): Promise<OrderRecord> {
     const now = this.now();
     const msg = kind === "cancel" ? cancelRequest(rec, clOrdId, now) : replaceRequest(rec, clOrdId, terms!, now);
+    const amend: UnconfirmedAmend = {
+      kind,
+      origClOrdId: rec.order.clOrdID,
+      ...(terms !== undefined && { terms }),
+      ...msg,
+    };
+    await this.sendAmendMessage(rec, clOrdId, amend, claim);
+    return this.recordAmend(rec, clOrdId, amend);
+  }
+
+  /**
+   * A retry of a cancel/replace the connector did not confirm: the same message under the same ClOrdID. `replayed`
+   * when the connector had it (it answers the stored MsgSeqNum); otherwise it was sent now.
+   */
+  private async resendAmend(
+    rec: OrderRecord,
+    claim: IdempotencyRecord & { unconfirmed: UnconfirmedAmend },
+  ): Promise<Answer> {
+    const { unconfirmed, ...settled } = claim;
+    const duplicate = await this.sendAmendMessage(rec, claim.clOrdId, unconfirmed, claim);
+    this.log.info(
+      { orderId: rec.order.id, clOrdId: claim.clOrdId, kind: unconfirmed.kind, duplicate },
+      "unconfirmed cancel/replace settled by its retry",
+    );
+    const out = await this.recordAmend(rec, claim.clOrdId, unconfirmed);
+    await this.repo.noteIdempotency(settled);
+    return { order: orderProto(out), replayed: duplicate };
+  }
+
+  /**
+   * The connector send of a cancel/replace. When its outcome is unknown — the connector could not confirm it stored
+   * the message (PERSIST_FAILED) or did not answer — the message may still reach the venue (as the resend it asks
+   * for), so the request's key stays claimed with the message noted on it: a retry sends the identical message under
+   * the same connector key, which answers the stored MsgSeqNum or sends it, never a second request. Whether the
+   * connector answered a copy it had (`duplicate`).
+   */
+  private async sendAmendMessage(
+    rec: OrderRecord,
+    clOrdId: string,
+    amend: UnconfirmedAmend,
+    claim: IdempotencyRecord | undefined,
+  ): Promise<boolean> {
+    let unknown: { reason: string; detail: string; cause: unknown };
     try {
-      await inSpan("order-entry.send", { "fixmesh.cl_ord_id": clOrdId }, () =>
-        this.deps.sender.send({ sessionId: rec.order.session, ...msg, idempotencyKey: clOrdId, ...traceField() }),
+      const res = await inSpan("order-entry.send", { "fixmesh.cl_ord_id": clOrdId }, () =>
+        this.deps.sender.send({
+          sessionId: rec.order.session,
+          msgType: amend.msgType,
+          fields: amend.fields,
+          idempotencyKey: clOrdId,
+          ...traceField(),
+        }),
       );
+      return res.duplicate;
     } catch (err) {
       if (err instanceof SendOutcomeUnknownError) {
-        throw new RpcError(
-          Code.UNAVAILABLE,
-          "SHUTTING_DOWN",
-          `connector did not answer (${err.message}); retry with the same idempotency key`,
+        unknown = { reason: "SHUTTING_DOWN", detail: `connector did not answer (${err.message})`, cause: err };
+      } else {
+        const e = fromConnector(RpcError.from(err));
+        if (e.reason !== "PERSIST_FAILED") throw e;
+        unknown = {
+          reason: "PERSIST_FAILED",
+          detail: `the connector could not confirm it stored the ${amend.kind} (${e.message})`,
+          cause: e,
+        };
+      }
+    }
+    this.log.warn(
+      { orderId: rec.order.id, clOrdId, kind: amend.kind, reason: unknown.reason },
+      "cancel/replace not confirmed by the connector",
+    );
+    if (claim !== undefined) {
+      try {
+        await this.repo.noteIdempotency({ ...claim, unconfirmed: amend });
+        throw new UnconfirmedSendError(
+          unknown.reason,
+          `${unknown.detail}; it may still reach the venue: retry with the same idempotency key, which sends it once at most`,
+          unknown.cause,
+        );
+      } catch (err) {
+        if (err instanceof UnconfirmedSendError) throw err;
+        // Not noted: the key is released (if the store lets it) rather than kept answering "done" for a request
+        // that may not have gone; a retry then asks again under a new ClOrdID.
+        this.log.error(
+          { err, orderId: rec.order.id, clOrdId },
+          "cannot note an unconfirmed cancel/replace on its idempotency key",
         );
       }
-      throw fromConnector(RpcError.from(err));
     }
+    throw new RpcError(
+      Code.UNAVAILABLE,
+      unknown.reason,
+      `${unknown.detail}; it may still reach the venue: the order's updates will tell — ask again only once they show it did not`,
+      { cause: unknown.cause },
+    );
+  }
+
+  /** Records a cancel/replace the connector took on the order (its request, pending the venue's answer). */
+  private async recordAmend(rec: OrderRecord, clOrdId: string, amend: UnconfirmedAmend): Promise<OrderRecord> {
     const input =
-      kind === "cancel"
+      amend.kind === "cancel"
         ? {
             type: "cancelRequest" as const,
             orderId: rec.order.id,
             clOrdID: clOrdId,
-            origClOrdID: rec.order.clOrdID,
+            origClOrdID: amend.origClOrdId,
             replay: true,
           }
         : {
             type: "replaceRequest" as const,
             orderId: rec.order.id,
             clOrdID: clOrdId,
-            origClOrdID: rec.order.clOrdID,
+            origClOrdID: amend.origClOrdId,
             replay: true,
-            orderQty: terms!.quantity,
-            ...(terms!.price !== undefined && { price: terms!.price }),
+            orderQty: amend.terms!.quantity,
+            ...(amend.terms!.price !== undefined && { price: amend.terms!.price }),
           };
     const u = await this.repo.update(rec.order.id, { type: "request", input }, this.now());
     this.committed(u.entry, u.released ?? []);
@@ -667,7 +779,7 @@ export class OrderEntry {
             return;
           }
           this.assertAmendable(rec);
-          await this.sendAmend(rec, "cancel", await this.repo.nextClOrdId(rec.order.session, this.now()));
+          await this.sendAmend(rec, "cancel", await this.repo.nextClOrdId(rec.order.session, this.now()), undefined);
           orderIds.push(rec.order.id);
         } catch (err) {
           failures.push({ orderId: t.order.id, error: RpcError.from(err) });
@@ -711,6 +823,16 @@ export class OrderEntry {
       req.pageToken || undefined,
     );
     return { orders: page.records.map(orderProto), nextPageToken: page.next ?? "" };
+  }
+}
+
+/**
+ * A cancel/replace whose send the connector could not confirm: UNAVAILABLE to the caller, and its idempotency key
+ * stays claimed (with the message noted) so that a retry cannot make a second request.
+ */
+class UnconfirmedSendError extends RpcError {
+  constructor(reason: string, message: string, cause: unknown) {
+    super(Code.UNAVAILABLE, reason, message, { cause });
   }
 }
 

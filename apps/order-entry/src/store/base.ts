@@ -71,6 +71,7 @@ export abstract class BaseRepository implements OrderRepository {
   abstract nextClOrdId(sessionId: string, now: number): Promise<string>;
   abstract claimIdempotency(rec: IdempotencyRecord, ttlMs: number): Promise<IdempotencyRecord | null>;
   abstract releaseIdempotency(key: string, orderId: string): Promise<void>;
+  abstract noteIdempotency(rec: IdempotencyRecord): Promise<void>;
   abstract getIdempotency(key: string): Promise<IdempotencyRecord | null>;
   abstract get(orderId: string): Promise<OrderRecord | undefined>;
   abstract list(

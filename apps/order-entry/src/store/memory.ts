@@ -66,6 +66,11 @@ export class MemoryOrderStore extends BaseRepository {
     if (this.idem.get(key)?.rec.orderId === orderId) this.idem.delete(key);
   }
 
+  async noteIdempotency(rec: IdempotencyRecord): Promise<void> {
+    const cur = this.idem.get(rec.key);
+    if (cur?.rec.orderId === rec.orderId) cur.rec = structuredClone(rec);
+  }
+
   async getIdempotency(key: string): Promise<IdempotencyRecord | null> {
     const cur = this.idem.get(key);
     return cur ? structuredClone(cur.rec) : null;

@@ -107,6 +107,15 @@ if cjson.decode(v).orderId ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])
 `;
 
+// Rewrites a claim still held for the same order, keeping its expiry (KEEPTTL).
+const NOTE = `
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+if cjson.decode(v).orderId ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1
+`;
+
 type CommitReply = [string, (number | string)?, number?];
 
 /** Marks where the ClOrdID goes in a claim's JSON (never part of a key, fingerprint or order id). */
@@ -144,6 +153,7 @@ export class RedisOrderStore extends BaseRepository {
     redis.defineCommand("oeCommit", { numberOfKeys: 11, lua: COMMIT });
     redis.defineCommand("oeKeep", { numberOfKeys: 2, lua: KEEP });
     redis.defineCommand("oeRelease", { numberOfKeys: 1, lua: RELEASE });
+    redis.defineCommand("oeNote", { numberOfKeys: 1, lua: NOTE });
     redis.defineCommand("oeLoadFor", { numberOfKeys: 3, lua: LOAD_FOR });
     redis.defineCommand("oeClaimNew", { numberOfKeys: 2, lua: CLAIM_NEW });
     this.p = opts.prefix ?? "fixmesh:oe";
@@ -168,11 +178,11 @@ export class RedisOrderStore extends BaseRepository {
 
   /** The scripts defined in the constructor. */
   private get scripts(): Record<
-    "oeCommit" | "oeKeep" | "oeRelease" | "oeLoadFor" | "oeClaimNew",
+    "oeCommit" | "oeKeep" | "oeRelease" | "oeNote" | "oeLoadFor" | "oeClaimNew",
     (...args: Array<string | number>) => Promise<unknown>
   > {
     return this.redis as unknown as Record<
-      "oeCommit" | "oeKeep" | "oeRelease" | "oeLoadFor" | "oeClaimNew",
+      "oeCommit" | "oeKeep" | "oeRelease" | "oeNote" | "oeLoadFor" | "oeClaimNew",
       (...args: Array<string | number>) => Promise<unknown>
     >;
   }
@@ -220,6 +230,10 @@ export class RedisOrderStore extends BaseRepository {
 
   async releaseIdempotency(key: string, orderId: string): Promise<void> {
     await this.scripts.oeRelease(this.key("idem", key), orderId);
+  }
+
+  async noteIdempotency(rec: IdempotencyRecord): Promise<void> {
+    await this.scripts.oeNote(this.key("idem", rec.key), rec.orderId, JSON.stringify(rec));
   }
 
   async getIdempotency(key: string): Promise<IdempotencyRecord | null> {

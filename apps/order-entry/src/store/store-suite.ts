@@ -480,6 +480,34 @@ export function runStoreSuite(name: string, backend: SuiteBackend): void {
     );
 
     it(
+      "notes an unconfirmed cancel/replace on its claim for the other handles, clears it, and leaves others' claims alone",
+      withStores(async (a, b) => {
+        const key = `cancel:key-${Math.random()}`;
+        const claim = { key, fingerprint: "f1", orderId: "o-1", clOrdId: "C2", at: T0 };
+        assert.equal(await a.claimIdempotency(claim, 60_000), null);
+        const unconfirmed = {
+          kind: "cancel" as const,
+          origClOrdId: "C1",
+          msgType: "F",
+          fields: [{ tag: 11, value: { case: "stringValue" as const, value: "C2" } }],
+        };
+        await a.noteIdempotency({ ...claim, unconfirmed });
+        assert.deepEqual((await b.getIdempotency(key))?.unconfirmed, unconfirmed);
+        // A retry elsewhere sees it through the claim it cannot take.
+        assert.deepEqual((await b.claimIdempotency({ ...claim, clOrdId: "C9" }, 60_000))?.unconfirmed, unconfirmed);
+        await b.noteIdempotency({ ...claim, orderId: "o-2" });
+        assert.deepEqual((await a.getIdempotency(key))?.unconfirmed, unconfirmed, "another order's note is ignored");
+        await b.noteIdempotency(claim);
+        const cleared = await a.getIdempotency(key);
+        assert.equal(cleared?.clOrdId, "C2");
+        assert.equal(cleared?.unconfirmed, undefined);
+        await a.releaseIdempotency(key, "o-1");
+        await b.noteIdempotency({ ...claim, unconfirmed });
+        assert.equal(await a.getIdempotency(key), null, "a released claim is not made again by a note");
+      }),
+    );
+
+    it(
       "claims a key with a new ClOrdID in one step: one winner across handles, the others get its claim",
       withStores(async (a, b) => {
         // Quotes, backslashes and non-ASCII in the key: the claim's JSON must survive them.

@@ -7,6 +7,7 @@
  */
 import type { OrderEvent } from "@fixmesh/bus";
 import type { ApplyResult, ExecutionReport, OrderCancelReject } from "@fixmesh/orders";
+import type { FieldInit } from "../clients/connector.js";
 import type { OrderRecord, StepInput } from "../model/record.js";
 
 /** One update of the log: strictly increasing positions over the whole log, shared by every instance. */
@@ -24,6 +25,22 @@ export interface IdempotencyRecord {
   clOrdId: string;
   /** Epoch ms of the claim (a claim whose order never got persisted can be taken over after a while). */
   at: number;
+  /**
+   * A cancel or replace whose send the connector could not confirm (PERSIST_FAILED, or no answer): it may be in the
+   * connector's store and reach the venue as a resend. A retry with the same key sends exactly this message again
+   * under the same connector idempotency key (the ClOrdID), which answers the stored MsgSeqNum or sends it.
+   */
+  unconfirmed?: UnconfirmedAmend;
+}
+
+/** What a cancel/replace retry needs to send the identical message and record the request. */
+export interface UnconfirmedAmend {
+  kind: "cancel" | "replace";
+  /** The ClOrdID the request replaces (OrigClOrdID of the message). */
+  origClOrdId: string;
+  terms?: { quantity: string; price?: string };
+  msgType: string;
+  fields: FieldInit[];
 }
 
 export interface ListFilter {
@@ -96,6 +113,11 @@ export interface OrderRepository {
   ): Promise<{ clOrdId: string; earlier: null } | { earlier: IdempotencyRecord }>;
   /** Drops our claim (the request failed before anything was sent), so a retry runs afresh. */
   releaseIdempotency(key: string, orderId: string): Promise<void>;
+  /**
+   * Rewrites a claim (its `unconfirmed` request set or cleared) when it is still held for `rec.orderId`, keeping its
+   * expiry; a claim that expired or belongs to another order is left alone.
+   */
+  noteIdempotency(rec: IdempotencyRecord): Promise<void>;
   getIdempotency(key: string): Promise<IdempotencyRecord | null>;
   /** Stores a new order (version 1) and logs its NEW_REQUEST; throws DuplicateOrderError if id or ClOrdID is taken. */
   create(record: OrderRecord, at: number): Promise<{ entry: LogEntry; released: LogEntry[] }>;
