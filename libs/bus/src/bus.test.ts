@@ -74,6 +74,49 @@ describe("in-process bus", () => {
   });
 });
 
+describe("in-process bus duplicate window", () => {
+  const ids = async (bus: InProcessBus, ...ns: number[]) => bus.publish(ns.map((n) => ev("t", n)));
+
+  it("forgets an id once its window has passed, and drops it again within the next one", async () => {
+    let now = 1_000;
+    const bus = new InProcessBus({ duplicateWindowMs: 100, now: () => now });
+    assert.deepEqual(await ids(bus, 1, 2), { accepted: 2, duplicates: 0 });
+    now += 99;
+    assert.deepEqual(await ids(bus, 1, 2, 3), { accepted: 1, duplicates: 2 });
+    now += 1; // 1 and 2 are 100 ms old: forgotten; 3 is 1 ms old
+    assert.deepEqual(await ids(bus, 1, 3), { accepted: 1, duplicates: 1 });
+    now += 50; // 1 was noted again 50 ms ago; its first noting (150 ms ago) must not make it forgotten
+    assert.deepEqual(await ids(bus, 1), { accepted: 0, duplicates: 1 });
+    now += 50;
+    assert.deepEqual(await ids(bus, 1), { accepted: 1, duplicates: 0 });
+  });
+
+  it("remembers at most maxIds ids, forgetting the oldest first, one event at a time or in batches", async () => {
+    const bus = new InProcessBus({ maxIds: 3 });
+    assert.deepEqual(await ids(bus, 1, 2, 3), { accepted: 3, duplicates: 0 });
+    assert.deepEqual(await ids(bus, 3, 2), { accepted: 0, duplicates: 2 });
+    assert.deepEqual(await ids(bus, 4), { accepted: 1, duplicates: 0 }); // 1 forgotten
+    assert.deepEqual(await ids(bus, 2, 3, 4), { accepted: 0, duplicates: 3 });
+    assert.deepEqual(await ids(bus, 1), { accepted: 1, duplicates: 0 }); // 2 forgotten
+    for (let n = 5; n < 50; n++) await ids(bus, n);
+    assert.deepEqual(await ids(bus, 47, 48, 49), { accepted: 0, duplicates: 3 });
+    assert.deepEqual(await ids(bus, 46), { accepted: 1, duplicates: 0 });
+  });
+
+  it("keeps the ring right when every id expires before it has filled", async () => {
+    let now = 0;
+    const bus = new InProcessBus({ duplicateWindowMs: 10, maxIds: 4, now: () => now });
+    await ids(bus, 1, 2);
+    now = 20; // both forgotten while the ring is still growing
+    assert.deepEqual(await ids(bus, 3), { accepted: 1, duplicates: 0 });
+    assert.deepEqual(await ids(bus, 3, 4, 5, 6), { accepted: 3, duplicates: 1 });
+    assert.deepEqual(await ids(bus, 3, 4, 5, 6), { accepted: 0, duplicates: 4 });
+    assert.deepEqual(await ids(bus, 7), { accepted: 1, duplicates: 0 }); // 3 forgotten: 4 to 7 held
+    assert.deepEqual(await ids(bus, 4, 5, 6, 7), { accepted: 0, duplicates: 4 });
+    assert.deepEqual(await ids(bus, 3), { accepted: 1, duplicates: 0 });
+  });
+});
+
 describe("JetStream bus (real NATS)", () => {
   it("publishes a batch with acknowledgements and drops a republished id", async () => {
     const prefix = `t${rand()}`;

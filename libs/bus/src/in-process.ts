@@ -18,28 +18,43 @@ import { type BusEvent, subjectMatches } from "./events.js";
 export class InProcessBus implements EventBus {
   readonly kind = "in-process";
   private log: Delivered[] = [];
+  /** Ids seen within the duplicate window → when. */
   private readonly seen = new Map<string, number>();
-  private seenOrder: Array<{ id: string; at: number }> = [];
-  private seenHead = 0;
+  /** The same ids oldest first, in a ring of at most `maxIds` (parallel arrays: no object per event). */
+  private readonly ringIds: Array<string | undefined> = [];
+  private readonly ringAt: number[] = [];
+  private ringHead = 0;
+  private ringCount = 0;
+  private readonly idCapacity: number;
   private readonly subs = new Set<{ filter: string; handler: (e: Delivered) => unknown }>();
   private seq = 0;
   private readonly durables = new Map<string, InProcessDurableState>();
   private readonly publishListeners = new Set<() => void>();
 
-  constructor(private readonly opts: { duplicateWindowMs?: number; maxEvents?: number; now?: () => number } = {}) {}
+  constructor(
+    private readonly opts: {
+      /** An id seen again within this time is dropped (JetStream's duplicate window; 2 min). */
+      duplicateWindowMs?: number;
+      /** Events kept for replay (`fromSeq`) beyond what durables still need (100,000). */
+      maxEvents?: number;
+      /**
+       * At most this many ids are remembered for the duplicate window, the oldest forgotten first (2 × maxEvents).
+       * Unlike JetStream's window, which is time only: at thousands of events a second two minutes of ids would
+       * hold hundreds of MB of heap in the process. A copy comes from a publish retried within moments (the outbox
+       * re-publishing what it could not mark), far inside this bound.
+       */
+      maxIds?: number;
+      now?: () => number;
+    } = {},
+  ) {
+    this.idCapacity = Math.max(1, opts.maxIds ?? 2 * (opts.maxEvents ?? 100_000));
+  }
 
   async publish(events: readonly BusEvent[]): Promise<{ accepted: number; duplicates: number }> {
     const now = (this.opts.now ?? Date.now)();
     const window = this.opts.duplicateWindowMs ?? 120_000;
     // Forget ids older than the window, oldest first (amortised O(1) per event).
-    while (this.seenOrder.length > this.seenHead && now - this.seenOrder[this.seenHead].at >= window) {
-      const old = this.seenOrder[this.seenHead++];
-      if (this.seen.get(old.id) === old.at) this.seen.delete(old.id);
-    }
-    if (this.seenHead > 4096 && this.seenHead * 2 > this.seenOrder.length) {
-      this.seenOrder = this.seenOrder.slice(this.seenHead);
-      this.seenHead = 0;
-    }
+    while (this.ringCount > 0 && now - this.ringAt[this.ringHead] >= window) this.forgetOldest();
     let accepted = 0;
     let duplicates = 0;
     for (const e of events) {
@@ -48,8 +63,7 @@ export class InProcessBus implements EventBus {
         duplicates++;
         continue;
       }
-      this.seen.set(e.id, now);
-      this.seenOrder.push({ id: e.id, at: now });
+      this.remember(e.id, now);
       const d: Delivered = { ...e, seq: ++this.seq };
       this.log.push(d);
       accepted++;
@@ -65,6 +79,34 @@ export class InProcessBus implements EventBus {
     }
     if (accepted > 0) for (const l of this.publishListeners) l();
     return { accepted, duplicates };
+  }
+
+  /** Notes an id as seen now, forgetting the oldest when `maxIds` are held. */
+  private remember(id: string, now: number): void {
+    const cap = this.idCapacity;
+    if (this.ringCount >= cap) this.forgetOldest();
+    if (this.ringIds.length < cap) {
+      // Growing: the ring has not wrapped yet, so its next slot is the end of the arrays.
+      this.ringIds.push(id);
+      this.ringAt.push(now);
+    } else {
+      const i = (this.ringHead + this.ringCount) % cap;
+      this.ringIds[i] = id;
+      this.ringAt[i] = now;
+    }
+    this.ringCount++;
+    this.seen.set(id, now);
+  }
+
+  private forgetOldest(): void {
+    const h = this.ringHead;
+    const id = this.ringIds[h] as string;
+    // The id may have been noted again since (after its window): only this noting is forgotten.
+    if (this.seen.get(id) === this.ringAt[h]) this.seen.delete(id);
+    this.ringIds[h] = undefined;
+    // Not modulo the arrays' length: while they grow, the head may stand at their end, where the next id goes.
+    this.ringHead = h + 1 === this.idCapacity ? 0 : h + 1;
+    this.ringCount--;
   }
 
   async subscribe(
