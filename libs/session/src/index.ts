@@ -3,6 +3,7 @@
  */
 export { strictObject, unknownKey } from "./config/strict-object.js";
 export { ConfigError, StaleEpochError, StoreConflictError, StoreCorruptError } from "./errors.js";
+export { RecentMap } from "./recent-map.js";
 export { type ScheduleConfig, ScheduleConfigError, SessionSchedule } from "./schedule/schedule.js";
 export { businessRejectFor, isAdmin, reverseRoute } from "./session/messages.js";
 export type { SessionSchedulePort } from "./session/schedule-port.js";

@@ -26,6 +26,26 @@ describe("IdempotencyKeys", () => {
     assert.ok(keys.get("S", "c"));
   });
 
+  it("forgets oldest first over many keys, passing over a key noted again since (its new age counts)", () => {
+    let now = 0;
+    const keys = new IdempotencyKeys({ maxKeys: 1000, ttlMs: 10_000, now: () => now });
+    const set = (k: string) => keys.set("S", k, { fingerprint: fp(k), seq: Promise.resolve(1) });
+    for (let i = 0; i < 1000; i++, now++) set(`k${i}`);
+    set("k0"); // noted again (as after a failed send and its retry): now the newest
+    for (let i = 1000; i < 1999; i++, now++) set(`k${i}`);
+    assert.equal(keys.size, 1000);
+    assert.ok(keys.get("S", "k0"), "the key noted again is as new as its second noting");
+    assert.equal(keys.get("S", "k1"), undefined);
+    assert.equal(keys.get("S", "k999"), undefined);
+    assert.ok(keys.get("S", "k1000"));
+    // Past everyone's TTL, the next Send forgets them all, however many slots came before.
+    for (let i = 0; i < 5000; i++, now++) set(`m${i}`);
+    now += 10_000;
+    set("last");
+    assert.equal(keys.size, 1);
+    assert.ok(keys.get("S", "last"));
+  });
+
   it("forgets a key whose send failed, so that a retry sends", async () => {
     const keys = new IdempotencyKeys();
     const seq = Promise.reject(new Error("persist failed"));

@@ -20,6 +20,7 @@
 import type { Field, SendRequest, SendResponse } from "@fixmesh/contracts";
 import type { SendTrace, SessionRunner, SessionTracing } from "@fixmesh/engine";
 import { type FixMessage, MsgType, Tag } from "@fixmesh/fix";
+import { RecentMap } from "@fixmesh/session";
 import type { Metadata } from "@grpc/grpc-js";
 import {
   type Attributes,
@@ -38,8 +39,11 @@ const TRACEPARENT = "traceparent";
 /** Version 00 traceparent; a malformed one is ignored (tracing never refuses a send). */
 const TRACEPARENT_RE = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
-/** ClOrdIDs remembered per session by default: recent orders whose reports continue their trace. */
-export const DEFAULT_TRACED_ORDERS = 65_536;
+/**
+ * ClOrdIDs remembered per session by default: recent orders whose reports continue their trace (at least this
+ * many of the most recently sent or answered, at most twice as many).
+ */
+export const DEFAULT_TRACED_ORDERS = 32_768;
 
 /** The traceparent a Send continues: the request's field, else (unary) the call's metadata; "" when none. */
 export function callTraceparent(req: SendRequest, metadata: Metadata | undefined): string {
@@ -145,33 +149,26 @@ export class TracedSend implements SendTrace {
  * and the hook that gives an inbound report its order's trace.
  */
 export class OrderTraces implements SessionTracing {
-  private readonly byClOrdId = new Map<string, string>();
+  private readonly byClOrdId: RecentMap<string, string>;
 
   constructor(
     readonly sessionId: string,
-    private readonly capacity: number = DEFAULT_TRACED_ORDERS,
-  ) {}
+    capacity: number = DEFAULT_TRACED_ORDERS,
+  ) {
+    this.byClOrdId = new RecentMap(capacity);
+  }
 
   get size(): number {
     return this.byClOrdId.size;
   }
 
   remember(clOrdId: string, traceparent: string): void {
-    const m = this.byClOrdId;
-    m.delete(clOrdId);
-    m.set(clOrdId, traceparent);
-    if (m.size > this.capacity) m.delete(m.keys().next().value as string);
+    this.byClOrdId.set(clOrdId, traceparent);
   }
 
   /** The order's traceparent, refreshed as recently used; undefined when not remembered. */
   recall(clOrdId: string | undefined): string | undefined {
-    if (clOrdId === undefined) return undefined;
-    const tp = this.byClOrdId.get(clOrdId);
-    if (tp !== undefined) {
-      this.byClOrdId.delete(clOrdId);
-      this.byClOrdId.set(clOrdId, tp);
-    }
-    return tp;
+    return clOrdId === undefined ? undefined : this.byClOrdId.get(clOrdId);
   }
 
   inbound(msg: FixMessage): string | undefined {

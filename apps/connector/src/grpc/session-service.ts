@@ -40,7 +40,7 @@ export interface SessionServiceOptions {
   maxInFlightPerStream?: number;
   /** StreamMessages: frames queued for one slow reader before it is cut off (SLOW_CONSUMER). Default 1,024. */
   maxQueuedFrames?: number;
-  /** ClOrdIDs of traced orders remembered per session, so their reports continue the trace. Default 65,536. */
+  /** ClOrdIDs of traced orders remembered per session, so their reports continue the trace: at least this many of the most recent, at most twice as many. Default 32,768. */
   tracedOrders?: number;
   now?: () => number;
 }

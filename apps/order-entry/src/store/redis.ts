@@ -12,6 +12,7 @@
  * dedupe:<session>; idem:<key>; clseq:<session>; seq; list/open (zsets by listing seq); log (stream), pos;
  * unpub (zset of unpublished positions by commit time); unmatched:<session> (list); counters (hash).
  */
+import { RecentMap } from "@fixmesh/session";
 import { Redis, type RedisOptions } from "ioredis";
 import type { OrderRecord } from "../model/record.js";
 import { BaseRepository, type CommitRequest, type CommitResult } from "./base.js";
@@ -142,7 +143,7 @@ export class RedisOrderStore extends BaseRepository {
    * Open orders as this process last committed them, by (session, ClOrdID) of their chain — what a report needs
    * (loadFor) without a round trip. Only a hint: every commit checks the revision in Redis.
    */
-  private readonly recent = new Map<string, OrderRecord>();
+  private readonly recent = new RecentMap<string, OrderRecord>(RECENT_MAX / 2);
 
   private constructor(
     private readonly redis: Redis,
@@ -475,13 +476,8 @@ export class RedisOrderStore extends BaseRepository {
     const chain = c.record.order.chain;
     for (const id of chain) {
       const k = recentKey(c.sessionId, id);
-      // Re-inserted at the end: the map's order is the eviction order.
-      this.recent.delete(k);
       if (c.open) this.recent.set(k, c.record);
-    }
-    while (this.recent.size > RECENT_MAX) {
-      const oldest = this.recent.keys().next().value as string;
-      this.recent.delete(oldest);
+      else this.recent.delete(k);
     }
   }
 
@@ -528,7 +524,7 @@ export class RedisOrderStore extends BaseRepository {
   }
 }
 
-/** Open orders remembered by ClOrdID (about 2 KB each). */
+/** Open orders remembered by ClOrdID at most (about 2 KB each); the most recent half of that at least. */
 const RECENT_MAX = 20_000;
 
 function recentKey(sessionId: string, clOrdId: string): string {
