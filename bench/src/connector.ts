@@ -109,6 +109,8 @@ const TEST_REQUEST_EVERY_MS = 100;
 /** No wait in the benchmark may hang the run. */
 const DRAIN_TIMEOUT_MS = 30_000;
 const RAMP_MS = 300;
+/** Idempotency keys a connector holds at most (IdempotencyKeys' default): the keyed case is timed past it. */
+const IDEMPOTENCY_KEYS_HELD = 100_000;
 
 const VENUE = "VENUE";
 
@@ -420,11 +422,13 @@ function openStream(side: Side): { call: StreamCall; results: () => number; ende
   return { call, results: () => results, ended };
 }
 
-function frameOf(sessionId: string, n: number) {
+function frameOf(sessionId: string, n: number, keyed = false) {
   const sends = [];
   for (let i = 0; i < n; i++) {
     const id = nextClOrdId++;
-    sends.push({ correlationId: BigInt(id), send: order(sessionId, id) });
+    const send = order(sessionId, id);
+    // As order-entry sends: the ClOrdID as the connector's idempotency key.
+    sends.push({ correlationId: BigInt(id), send: keyed ? { ...send, idempotencyKey: String(id) } : send });
   }
   return { sends };
 }
@@ -455,7 +459,12 @@ interface ThroughputResult {
  * SendStream, closed loop over a window of orders in flight. Returns orders done per second, and the CPU time
  * this process (connector and gRPC client) spent per order meanwhile: a figure the machine's load moves less.
  */
-async function streamThroughput(side: Side, ms: number): Promise<ThroughputResult> {
+async function streamThroughput(
+  side: Side,
+  ms: number,
+  /** Each order with an idempotency key, timed once the connector holds this many keys (its bound). */
+  keyed?: { warmKeys: number },
+): Promise<ThroughputResult> {
   const { call, ended } = openStream(side);
   const base = side.reports;
   let sent = 0;
@@ -464,7 +473,7 @@ async function streamThroughput(side: Side, ms: number): Promise<ThroughputResul
   const refill = () => {
     refillQueued = false;
     while (!stopping && sent - (side.reports - base) <= window - batch) {
-      call.write(frameOf(side.sessionId, batch));
+      call.write(frameOf(side.sessionId, batch, keyed !== undefined));
       sent += batch;
     }
   };
@@ -475,6 +484,13 @@ async function streamThroughput(side: Side, ms: number): Promise<ThroughputResul
   };
   refill();
   await sleep(RAMP_MS);
+  if (keyed !== undefined) {
+    await waitFor(
+      () => side.reports - base >= keyed.warmKeys || backgroundFailure !== null,
+      DRAIN_TIMEOUT_MS * 4,
+      () => `${side.kind}: ${keyed.warmKeys} keyed orders before timing`,
+    );
+  }
   const t1 = performance.now();
   const d1 = side.reports;
   const cpu1 = process.cpuUsage();
@@ -801,6 +817,7 @@ const CASE_NAMES = [
   "echoSingle",
   "streamRedis",
   "streamMemory",
+  "streamRedisKeyed",
   "unaryRedis",
   "latencyRedis",
   "latencyMemory",
@@ -885,6 +902,11 @@ async function main(): Promise<void> {
           const r = await streamThroughput(side, t);
           return { value: r.perSec, cost: r };
         }),
+      streamRedisKeyed: (t) =>
+        withSide("redis", async (side) => {
+          const r = await streamThroughput(side, t, { warmKeys: IDEMPOTENCY_KEYS_HELD });
+          return { value: r.perSec, cost: r };
+        }),
       unaryRedis: (t) =>
         withSide("redis", async (side) => ({ value: await unaryThroughput(side, t, UNARY_IN_FLIGHT) })),
       latencyRedis: (t) =>
@@ -962,6 +984,7 @@ async function main(): Promise<void> {
       p99us: round(latRedis?.p99us),
       store: "redis",
       unaryPerSec: round(value("unaryRedis")),
+      keyedOrdersPerSec: round(value("streamRedisKeyed")),
       perOrder: perOrder(med("streamRedis")?.cost),
       tail:
         latRedis === undefined
@@ -1036,6 +1059,11 @@ async function main(): Promise<void> {
       row("SendStream → FIX → ExecutionReport, Redis store", fmt(streamRedis), ratio(streamRedis)),
       row("SendStream → FIX → ExecutionReport, memory store", fmt(value("streamMemory")), ratio(value("streamMemory"))),
       row(
+        `  the same, an idempotency key each, past ${fmt(IDEMPOTENCY_KEYS_HELD)} keys held`,
+        fmt(value("streamRedisKeyed")),
+        ratio(value("streamRedisKeyed")),
+      ),
+      row(
         `unary Send, ${UNARY_IN_FLIGHT} in flight, Redis store`,
         fmt(value("unaryRedis")),
         ratio(value("unaryRedis")),
@@ -1055,6 +1083,7 @@ async function main(): Promise<void> {
       `  latency at ${fmt(offeredRate)}/s:   ${commits("latencyRedis")}`,
       "per order in this process (connector + gRPC client), SendStream (median round):",
       `  Redis store:  ${costLine(med("streamRedis")?.cost)}`,
+      `  Redis store, keyed: ${costLine(med("streamRedisKeyed")?.cost)}`,
       `  memory store: ${costLine(med("streamMemory")?.cost)}`,
       `venue CPU per order: ${Number.isNaN(venueCpuPerOrderUs) ? "—" : venueCpuPerOrderUs.toFixed(1)} µs; Redis keys deleted at the end: ${fmt(keysDeleted)}`,
       "",
