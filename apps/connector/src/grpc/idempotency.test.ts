@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { IdempotencyKeys } from "./idempotency.js";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { FieldSchema, type SendRequest, SendRequestSchema } from "@fixmesh/contracts";
+import { encodeForFingerprint, fingerprintOf, IdempotencyKeys, sendFingerprint } from "./idempotency.js";
 
 const fp = (s: string) => s;
 
@@ -105,5 +107,62 @@ describe("IdempotencyKeys", () => {
     assert.equal(await keys.get("S", "mine")?.seq, 9, "this process's own answer wins");
     now += 500;
     assert.equal(keys.get("S", "kept"), undefined, "a loaded key ages from when it was recorded");
+  });
+});
+
+describe("sendFingerprint", () => {
+  // A small deterministic generator: the same cases every run.
+  let seed = 12345;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const pieces = ["", "A", "AAPL", "ü", "€", "日本", "𝄞", "x".repeat(130), "\u0001", "20261128-01:57:29.123"];
+  const text = () => Array.from({ length: rnd(3) + 1 }, () => pieces[rnd(pieces.length)]).join("");
+  const tags = [0, 1, 11, 127, 128, 16_383, 16_384, 2_097_152, 4_294_967_295];
+  const field = () =>
+    create(FieldSchema, {
+      tag: tags[rnd(tags.length)],
+      value:
+        rnd(4) === 0
+          ? { case: "bytesValue", value: Uint8Array.from({ length: rnd(300) }, (_, i) => i % 256) }
+          : rnd(6) === 0
+            ? { case: undefined }
+            : { case: "stringValue", value: text() },
+    });
+  const request = (): SendRequest =>
+    create(SendRequestSchema, {
+      sessionId: rnd(5) === 0 ? "" : text(),
+      msgType: rnd(5) === 0 ? "" : text(),
+      fields: Array.from({ length: rnd(20) }, field),
+      headerFields: Array.from({ length: rnd(3) }, field),
+      idempotencyKey: text(),
+      traceparent: rnd(2) === 0 ? "" : "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    });
+
+  it("hashes exactly the bytes protobuf-es encodes, traceparent left out (2,000 generated requests)", () => {
+    for (let i = 0; i < 2000; i++) {
+      const req = request();
+      const expected = toBinary(SendRequestSchema, { ...req, traceparent: "" });
+      assert.deepEqual(encodeForFingerprint(req), Buffer.from(expected), `request ${i}`);
+      assert.equal(sendFingerprint(req), fingerprintOf(expected));
+    }
+  });
+
+  it("is SHA-256, hex, as keys recorded by earlier versions are", () => {
+    assert.equal(fingerprintOf(Buffer.from("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  });
+
+  it("leaves a request with unknown fields to protobuf-es, which writes them back", () => {
+    const req = request();
+    const bytes = toBinary(SendRequestSchema, req);
+    // Field 15 (varint 7), unknown to SendRequest: kept by fromBinary in $unknown.
+    const withUnknown = fromBinary(SendRequestSchema, Buffer.concat([bytes, Buffer.from([15 << 3, 7])]));
+    assert.equal(encodeForFingerprint(withUnknown), null);
+    assert.equal(
+      sendFingerprint(withUnknown),
+      fingerprintOf(toBinary(SendRequestSchema, { ...withUnknown, traceparent: "" })),
+    );
+    assert.notEqual(sendFingerprint(withUnknown), sendFingerprint(req));
   });
 });

@@ -1,10 +1,9 @@
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import {
   ErrorReason,
   type GrpcServiceImplOf,
   RpcError,
   type SendRequest,
-  SendRequestSchema,
   type SendResponse,
   SendResponseSchema,
   type SendResult,
@@ -25,7 +24,7 @@ import { StaleEpochError, Status } from "@fixmesh/session";
 import { status as Code, type ServerWritableStream } from "@grpc/grpc-js";
 import type { SessionRegistry } from "../registry.js";
 import { msgTypeProblem, toFieldList } from "./fields.js";
-import { type DurableKeys, fingerprintOf, IdempotencyKeys, type IdempotencyOptions } from "./idempotency.js";
+import { type DurableKeys, IdempotencyKeys, type IdempotencyOptions, sendFingerprint } from "./idempotency.js";
 import { callTraceparent, SendTracing } from "./send-tracing.js";
 import { type InboundEntry, SessionTap } from "./session-tap.js";
 import { inTradingWindow, sessionView } from "./session-view.js";
@@ -242,9 +241,7 @@ export class SessionServiceHandlers {
       let fingerprint: string | undefined;
       if (key !== "") {
         // A retry is the same request whatever trace it comes from: the trace context is not compared.
-        fingerprint = fingerprintOf(
-          toBinary(SendRequestSchema, req.traceparent === "" ? req : { ...req, traceparent: "" }),
-        );
+        fingerprint = sendFingerprint(req);
         let first = this.keys.get(r.id, key);
         if (first?.uncertain === true) first = await this.settleUncertain(r, key);
         if (first !== undefined) {
