@@ -235,7 +235,8 @@ export class VenueSession {
 
   private remember(e: SentExecution): void {
     this.history.push(e);
-    if (this.history.length > HISTORY) this.history.splice(0, this.history.length - HISTORY);
+    // In steps: one entry spliced off the front of a full history moved all the others, every execution.
+    if (this.history.length > HISTORY + (HISTORY >> 3)) this.history.splice(0, this.history.length - HISTORY);
   }
 
   /** Reports waiting for the next logon. */

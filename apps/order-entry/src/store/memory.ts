@@ -20,7 +20,7 @@ import {
 } from "./types.js";
 
 export interface MemoryStoreOptions {
-  /** Log entries kept for StreamOrderUpdates resumes (default 100,000). */
+  /** Log entries kept for StreamOrderUpdates resumes, at least (default 100,000; up to an eighth more). */
   logLimit?: number;
 }
 
@@ -183,7 +183,11 @@ export class MemoryOrderStore extends BaseRepository {
       this.unpub.set(entry.position, c.at);
       this.emitter.emit("entry", entry);
     }
-    if (this.log.length > this.logLimit) this.log.splice(0, this.log.length - this.logLimit);
+    // Trimmed in steps of an eighth: splicing one entry off the front of a full log moved all the others, ~220 µs
+    // a commit at 100,000 entries.
+    if (this.log.length > this.logLimit + Math.max(1, this.logLimit >> 3)) {
+      this.log.splice(0, this.log.length - this.logLimit);
+    }
     return { ok: true, position: first, unmatched };
   }
 
