@@ -9,7 +9,14 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Delivered } from "./bus.js";
 import { deleteConsumer } from "./durable.js";
-import { type BusEvent, messageEventId, messageSubject, sessionToken, subjectMatches } from "./events.js";
+import {
+  type BusEvent,
+  messageEventId,
+  messageSubject,
+  sessionToken,
+  subjectMatcher,
+  subjectMatches,
+} from "./events.js";
 import { InProcessBus } from "./in-process.js";
 import { JetStreamBus } from "./jetstream.js";
 import { type OutboxEntry, OutboxPublisher, type OutboxSource } from "./publisher.js";
@@ -54,6 +61,22 @@ describe("subjects", () => {
     assert.ok(subjectMatches("fix.*.in.*", "fix.a.in.8"));
     assert.ok(!subjectMatches("fix.*.out.*", "fix.a.in.8"));
     assert.ok(!subjectMatches("fix.a", "fix.a.in"));
+  });
+
+  it("a compiled matcher answers as subjectMatches, asked again and past its cache's bound", () => {
+    const filters = ["fix.>", "fix.*.in.*", "fix.*.out.*", "fix.a", "fix.a.in.8", ">", "*", "orders.*.>"];
+    const subjects = ["fix.a.in.8", "fix.a.out.D", "fix.a", "fix.a.in", "orders.x.y.z", "orders.x", "a", "fix"];
+    for (const f of filters) {
+      const m = subjectMatcher(f);
+      for (let round = 0; round < 2; round++) {
+        for (const s of subjects) assert.equal(m(s), subjectMatches(f, s), `${f} ~ ${s}, round ${round}`);
+      }
+      for (let i = 0; i < 5000; i++) {
+        const subject = `fix.s${i}.in.8`;
+        assert.equal(m(subject), subjectMatches(f, subject), `${f} ~ ${subject}`);
+      }
+      for (const s of subjects) assert.equal(m(s), subjectMatches(f, s), `${f} ~ ${s} after 5,000 others`);
+    }
   });
 });
 

@@ -61,7 +61,32 @@ export function messageEventId(session: string, cycle: string, dir: Direction, s
 
 /** NATS subject matching: `*` one token, `>` the rest. */
 export function subjectMatches(filter: string, subject: string): boolean {
+  return tokensMatch(filter.split("."), subject);
+}
+
+/** Answers remembered per filter at most (a set of subjects that large is cleared and learnt again). */
+const MATCHER_CACHE = 4096;
+
+/**
+ * `subjectMatches` for one filter, remembering its answer per subject: the in-process bus asks it for every event
+ * and every subscriber or durable read, and the subjects an application publishes are few (per session, direction
+ * and MsgType), so splitting both strings each time was the cost.
+ */
+export function subjectMatcher(filter: string): (subject: string) => boolean {
   const f = filter.split(".");
+  const known = new Map<string, boolean>();
+  return (subject) => {
+    let r = known.get(subject);
+    if (r === undefined) {
+      r = tokensMatch(f, subject);
+      if (known.size >= MATCHER_CACHE) known.clear();
+      known.set(subject, r);
+    }
+    return r;
+  };
+}
+
+function tokensMatch(f: readonly string[], subject: string): boolean {
   const s = subject.split(".");
   for (let i = 0; i < f.length; i++) {
     if (f[i] === ">") return s.length > i;

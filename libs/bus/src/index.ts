@@ -20,6 +20,7 @@ export {
   messageSubject,
   sessionToken,
   stateSubject,
+  subjectMatcher,
   subjectMatches,
 } from "./events.js";
 export { InProcessBus } from "./in-process.js";
