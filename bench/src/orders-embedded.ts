@@ -1,9 +1,11 @@
 /**
  * The one-process stack of `bench:orders --only=embedded` (a child process): the venue simulator, the connector
  * (memory store, no NATS), the risk service (memory state) and order-entry (memory store) in one Node process,
- * wired as the embedded mode wires them (test/e2e/src/orders-embedded.test.ts): order-entry reads the connector's
- * inbound messages over StreamMessages, and its order events go to an in-process bus that risk reads for
- * positions. Every service still talks to the next over gRPC on loopback, as `fixmesh start` runs them.
+ * wired as `fixmesh start` wires them (apps/cli/src/demo/stack.ts): one in-process bus carries the connector's FIX
+ * events (order-entry's durable reads the ExecutionReports from it) and order-entry's order events (risk reads
+ * both). Every service still calls the next over gRPC on loopback, as `fixmesh start` runs them. Unlike
+ * `fixmesh start`: the connector's store is memory, not a file fsynced at every commit, and the persistence service
+ * (PGlite) is not run — the order path's cost, not the disk's.
  *
  * argv[2]: a directory holding `limits.yaml`. Prints `{"listening":ORDER_ENTRY_PORT}` once the FIX session is
  * LIVE, runs until SIGTERM/SIGINT.
@@ -47,8 +49,11 @@ async function main(): Promise<void> {
     ].join("\n"),
     { env: {} },
   );
-  const connector = await startConnector(cfg, { logger: loggerFor(cfg) });
+  // One in-process bus for every service, as `fixmesh start` wires them (apps/cli/src/demo/stack.ts): the connector
+  // publishes its FIX events on it, order-entry consumes the ExecutionReports from it and publishes its order events
+  // on it, risk reads both.
   const bus = new InProcessBus();
+  const connector = await startConnector(cfg, { logger: loggerFor(cfg), bus });
   const risk = await startRisk(
     parseRiskConfig(
       [
@@ -72,7 +77,7 @@ async function main(): Promise<void> {
       store: { kind: "memory" },
       log: { level: "warn" },
     }),
-    { ordersBus: bus },
+    { fixBus: bus, ordersBus: bus },
   );
   process.stdout.write(`${JSON.stringify({ listening: oe.port })}\n`);
   await new Promise<void>((resolve) => {

@@ -433,6 +433,9 @@ class RunningConnector implements Connector {
       // Woken at most once per OUTBOX_LINGER_MS: a commit per event-loop turn each waking the publisher cost a
       // read and an ack (two more round trips on the store's connection) per commit, a few events each. The
       // first commit after a quiet spell wakes it at once: a lone ExecutionReport is not held back by the linger.
+      // With the in-process bus (embedded mode) a publish is a function call: no linger, or an order's
+      // ExecutionReport, committed a millisecond after its NewOrderSingle woke the publisher, waited out the rest.
+      const linger = this.bus.kind === "in-process" ? 0 : OUTBOX_LINGER_MS;
       let wake: NodeJS.Timeout | null = null;
       let lastWake = Number.NEGATIVE_INFINITY;
       const off = runner.onCommit((c) => {
@@ -440,7 +443,7 @@ class RunningConnector implements Connector {
         if (c.entries !== undefined) p.offer(c.entries);
         if (c.events === 0 || wake !== null) return;
         const now = performance.now();
-        if (now - lastWake >= OUTBOX_LINGER_MS) {
+        if (now - lastWake >= linger) {
           lastWake = now;
           p.notify();
           return;
@@ -451,7 +454,7 @@ class RunningConnector implements Connector {
             lastWake = performance.now();
             p.notify();
           },
-          OUTBOX_LINGER_MS - (now - lastWake),
+          linger - (now - lastWake),
         );
       });
       unsubscribe = () => {
