@@ -19,6 +19,13 @@ describe("IdempotencyKeys", () => {
     assert.equal(keys.get("S1", "k"), undefined);
   });
 
+  it("keeps the MsgSeqNum itself once the send has it, not the Promise", async () => {
+    const keys = new IdempotencyKeys();
+    keys.set("S", "k", { fingerprint: fp("a"), seq: Promise.resolve(5) });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(keys.get("S", "k")?.seq, 5);
+  });
+
   it("drops the oldest key when full", () => {
     const keys = new IdempotencyKeys({ maxKeys: 2 });
     for (const k of ["a", "b", "c"]) keys.set("S", k, { fingerprint: fp(k), seq: Promise.resolve(1) });

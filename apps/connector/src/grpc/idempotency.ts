@@ -26,8 +26,8 @@ export interface IdempotencyOptions {
 export interface IdempotentSend {
   /** Digest of the request (`fingerprintOf`), to tell a genuine retry from a different request reusing the key. */
   fingerprint: string;
-  /** Resolves with the MsgSeqNum once persisted. */
-  seq: Promise<number>;
+  /** Resolves with the MsgSeqNum once persisted; the number itself once known (no Promise kept per key). */
+  seq: Promise<number> | number;
   /**
    * The send failed with its outcome unknown — the store did not answer its commit, which may have landed (then the
    * message goes out as a PossDupFlag=Y resend when the counterparty asks for the gap) — on a session whose store
@@ -207,7 +207,7 @@ export class IdempotencyKeys {
       const k = scoped(session, r.key);
       if (this.entries.has(k) || now - r.at >= this.ttlMs) continue;
       this.evict(now);
-      this.note(k, { fingerprint: r.fingerprint, seq: Promise.resolve(r.seq), at: r.at });
+      this.note(k, { fingerprint: r.fingerprint, seq: r.seq, at: r.at });
       added++;
     }
     return added;
@@ -237,11 +237,17 @@ export class IdempotencyKeys {
     this.evict(now);
     const entry: Entry = { fingerprint: send.fingerprint, seq: send.seq, at: now };
     this.note(k, entry);
-    send.seq.catch((err: unknown) => {
-      if (this.entries.get(k) !== entry) return;
-      if (outcomeUnknown(err) && this.durable?.(session) !== undefined) entry.uncertain = true;
-      else this.entries.delete(k);
-    });
+    if (typeof send.seq === "number") return;
+    send.seq.then(
+      (seq) => {
+        entry.seq = seq;
+      },
+      (err: unknown) => {
+        if (this.entries.get(k) !== entry) return;
+        if (outcomeUnknown(err) && this.durable?.(session) !== undefined) entry.uncertain = true;
+        else this.entries.delete(k);
+      },
+    );
   }
 
   /**
@@ -256,7 +262,7 @@ export class IdempotencyKeys {
       this.entries.delete(k);
       return undefined;
     }
-    const settled: Entry = { fingerprint: stored.fingerprint, seq: Promise.resolve(stored.seq), at: e.at };
+    const settled: Entry = { fingerprint: stored.fingerprint, seq: stored.seq, at: e.at };
     this.entries.set(k, settled);
     return settled;
   }
