@@ -14,18 +14,9 @@ import { Health, MemoryStore, resolveSettings } from "@fixmesh/session";
 import { createRedisClient, RedisStore, sessionKeys } from "@fixmesh/store";
 import { RedisProxy } from "@fixmesh/store/testing";
 import * as grpc from "@grpc/grpc-js";
+import { REDIS_URL, waitFor } from "../e2e/harness.js";
 import type { SessionRegistry } from "../registry.js";
 import { startGrpcServer } from "./server.js";
-
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 type FieldInit = MessageInitShape<typeof FieldSchema>;
 const str = (tag: number, value: string): FieldInit => ({ tag, value: { case: "stringValue", value } });
