@@ -1,3 +1,4 @@
+import { AgeQueue } from "@fixmesh/session";
 import type { Delivered, EventBus, Subscription } from "./bus.js";
 import {
   DurableConfigError,
@@ -20,14 +21,11 @@ export class InProcessBus implements EventBus {
   private log: Delivered[] = [];
   /** Ids seen within the duplicate window → when. */
   private readonly seen = new Map<string, number>();
-  /** The same ids oldest first, in a ring of at most `maxIds` (parallel arrays: no object per event). */
-  private readonly ringIds: Array<string | undefined> = [];
-  private readonly ringAt: number[] = [];
-  private ringHead = 0;
-  private ringCount = 0;
+  /** The same ids oldest first, at most `maxIds` of them. */
+  private readonly ages = new AgeQueue<string>();
   private readonly idCapacity: number;
   private readonly subs = new Set<{ matches: (subject: string) => boolean; handler: (e: Delivered) => unknown }>();
-  /** Each durable's filter, compiled once (durable reads scan the log with it). */
+  /** Each filter a subscriber or durable reads with, compiled once. */
   private readonly matchers = new Map<string, (subject: string) => boolean>();
   private seq = 0;
   private readonly durables = new Map<string, InProcessDurableState>();
@@ -56,7 +54,7 @@ export class InProcessBus implements EventBus {
     const now = (this.opts.now ?? Date.now)();
     const window = this.opts.duplicateWindowMs ?? 120_000;
     // Forget ids older than the window, oldest first (amortised O(1) per event).
-    while (this.ringCount > 0 && now - this.ringAt[this.ringHead] >= window) this.forgetOldest();
+    while (this.ages.length > 0 && now - this.ages.oldestAt >= window) this.forgetOldest();
     let accepted = 0;
     let duplicates = 0;
     for (const e of events) {
@@ -89,30 +87,16 @@ export class InProcessBus implements EventBus {
 
   /** Notes an id as seen now, forgetting the oldest when `maxIds` are held. */
   private remember(id: string, now: number): void {
-    const cap = this.idCapacity;
-    if (this.ringCount >= cap) this.forgetOldest();
-    if (this.ringIds.length < cap) {
-      // Growing: the ring has not wrapped yet, so its next slot is the end of the arrays.
-      this.ringIds.push(id);
-      this.ringAt.push(now);
-    } else {
-      const i = (this.ringHead + this.ringCount) % cap;
-      this.ringIds[i] = id;
-      this.ringAt[i] = now;
-    }
-    this.ringCount++;
+    if (this.ages.length >= this.idCapacity) this.forgetOldest();
+    this.ages.push(id, now);
     this.seen.set(id, now);
   }
 
   private forgetOldest(): void {
-    const h = this.ringHead;
-    const id = this.ringIds[h] as string;
+    const id = this.ages.oldestKey as string;
     // The id may have been noted again since (after its window): only this noting is forgotten.
-    if (this.seen.get(id) === this.ringAt[h]) this.seen.delete(id);
-    this.ringIds[h] = undefined;
-    // Not modulo the arrays' length: while they grow, the head may stand at their end, where the next id goes.
-    this.ringHead = h + 1 === this.idCapacity ? 0 : h + 1;
-    this.ringCount--;
+    if (this.seen.get(id) === this.ages.oldestAt) this.seen.delete(id);
+    this.ages.shift();
   }
 
   async subscribe(
@@ -120,7 +104,7 @@ export class InProcessBus implements EventBus {
     handler: (e: Delivered) => unknown,
     opts: { fromSeq?: number } = {},
   ): Promise<Subscription> {
-    const sub = { matches: subjectMatcher(filter), handler };
+    const sub = { matches: this.matcher(filter), handler };
     if (opts.fromSeq !== undefined) {
       for (const d of this.log) if (d.seq >= opts.fromSeq && sub.matches(d.subject)) deliver(handler, d);
     }

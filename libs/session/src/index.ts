@@ -1,6 +1,8 @@
 /**
  * @fixmesh/session — the FIX session engine as a pure state machine, and the message stores.
  */
+
+export { AgeQueue } from "./age-queue.js";
 export { strictObject, unknownKey } from "./config/strict-object.js";
 export { ConfigError, StaleEpochError, StoreConflictError, StoreCorruptError } from "./errors.js";
 export { RecentMap } from "./recent-map.js";

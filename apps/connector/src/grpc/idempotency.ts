@@ -1,7 +1,7 @@
 import * as crypto from "node:crypto";
 import { toBinary } from "@bufbuild/protobuf";
 import { type Field, type SendRequest, SendRequestSchema } from "@fixmesh/contracts";
-import type { IdempotencyRecord } from "@fixmesh/session";
+import { AgeQueue, type IdempotencyRecord } from "@fixmesh/session";
 
 /** Where a session's keys outlive this process (the Redis store records them in its commits). */
 export interface DurableKeys {
@@ -172,14 +172,10 @@ class Writer {
 export class IdempotencyKeys {
   private readonly entries = new Map<string, Entry>();
   /**
-   * Every key as it was noted, oldest first (parallel arrays, read from `head`): what `evict` forgets, in order. A
-   * slot whose key was noted again since, or forgotten, is passed over. Not the Map's own order: forgetting its
-   * oldest entries one by one leaves deleted slots at its front, which every new iteration walks again — at the
-   * bound that cost ~40 µs per Send.
+   * Every key as it was noted, oldest first: what `evict` forgets, in order. A slot whose key was noted again
+   * since, or forgotten, is passed over.
    */
-  private ageKeys: string[] = [];
-  private ageAt: number[] = [];
-  private head = 0;
+  private readonly ages = new AgeQueue<string>();
   private readonly maxKeys: number;
   private readonly ttlMs: number;
   private readonly now: () => number;
@@ -269,25 +265,19 @@ export class IdempotencyKeys {
 
   private note(k: string, entry: Entry): void {
     this.entries.set(k, entry);
-    this.ageKeys.push(k);
-    this.ageAt.push(entry.at);
+    this.ages.push(k, entry.at);
   }
 
   private evict(now: number): void {
     // Oldest first: expired keys, and the oldest when full. A slot is live while its key still holds that age
     // (`settle` keeps the age, a key noted again gets a new slot).
-    while (this.head < this.ageKeys.length) {
-      const k = this.ageKeys[this.head];
-      const at = this.ageAt[this.head];
+    while (this.ages.length > 0) {
+      const k = this.ages.oldestKey as string;
+      const at = this.ages.oldestAt;
       const live = this.entries.get(k)?.at === at;
       if (live && now - at < this.ttlMs && this.entries.size < this.maxKeys) break;
       if (live) this.entries.delete(k);
-      this.head++;
-    }
-    if (this.head > 1024 && this.head * 2 > this.ageKeys.length) {
-      this.ageKeys = this.ageKeys.slice(this.head);
-      this.ageAt = this.ageAt.slice(this.head);
-      this.head = 0;
+      this.ages.shift();
     }
   }
 }
