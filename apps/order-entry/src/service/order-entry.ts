@@ -304,28 +304,17 @@ export class OrderEntry {
         }),
       );
     } catch (err) {
-      if (err instanceof SendOutcomeUnknownError) {
-        // Maybe sent, maybe not: the order stays pending; a retry with the same key resends under the same
-        // connector idempotency key and learns which.
-        throw new RpcError(
-          Code.UNAVAILABLE,
-          "SHUTTING_DOWN",
-          `connector did not answer (${err.message}); retry with the same idempotency key`,
-          { cause: err },
-        );
+      const f = sendFailure(err, "order");
+      if ("unknown" in f) {
+        // Maybe sent, maybe not (no answer; or the connector's store did not confirm the write, which may have
+        // landed — then the NewOrderSingle reaches the venue as the resend it asks for). The order stays pending: a
+        // retry with the same key resends under the same connector idempotency key, which answers the stored
+        // MsgSeqNum or sends.
+        const { reason, detail, cause } = f.unknown;
+        const next = reason === "PERSIST_FAILED" ? "it stays pending: retry" : "retry";
+        throw new RpcError(Code.UNAVAILABLE, reason, `${detail}; ${next} with the same idempotency key`, { cause });
       }
-      const e = fromConnector(RpcError.from(err));
-      if (e.reason === "PERSIST_FAILED") {
-        // The connector's store did not confirm the write: nothing went on the wire, but the NewOrderSingle may be
-        // stored, and then reaches the venue as the resend it asks for. The order stays pending: a retry with the
-        // same key resends under the same connector idempotency key, which answers the stored MsgSeqNum or sends.
-        throw new RpcError(
-          Code.UNAVAILABLE,
-          "PERSIST_FAILED",
-          `the connector could not confirm it stored the order (${e.message}); it stays pending: retry with the same idempotency key`,
-          { cause: e },
-        );
-      }
+      const e = f.refused;
       if (e.reason === "IDEMPOTENCY_KEY_REUSED") {
         // The connector holds a different message under this ClOrdID: what went out is unknown here, so the
         // order is not marked as unsent (a bug to look at, never a silent second order).
@@ -659,7 +648,7 @@ export class OrderEntry {
     amend: UnconfirmedAmend,
     claim: IdempotencyRecord | undefined,
   ): Promise<boolean> {
-    let unknown: { reason: string; detail: string; cause: unknown };
+    let unknown: UnknownOutcome;
     try {
       const res = await inSpan("order-entry.send", { "fixmesh.cl_ord_id": clOrdId }, () =>
         this.deps.sender.send({
@@ -672,39 +661,20 @@ export class OrderEntry {
       );
       return res.duplicate;
     } catch (err) {
-      if (err instanceof SendOutcomeUnknownError) {
-        unknown = { reason: "SHUTTING_DOWN", detail: `connector did not answer (${err.message})`, cause: err };
-      } else {
-        const e = fromConnector(RpcError.from(err));
-        if (e.reason !== "PERSIST_FAILED") throw e;
-        unknown = {
-          reason: "PERSIST_FAILED",
-          detail: `the connector could not confirm it stored the ${amend.kind} (${e.message})`,
-          cause: e,
-        };
-      }
+      const f = sendFailure(err, amend.kind);
+      if ("refused" in f) throw f.refused;
+      unknown = f.unknown;
     }
     this.log.warn(
       { orderId: rec.order.id, clOrdId, kind: amend.kind, reason: unknown.reason },
       "cancel/replace not confirmed by the connector",
     );
-    if (claim !== undefined) {
-      try {
-        await this.repo.noteIdempotency({ ...claim, unconfirmed: amend });
-        throw new UnconfirmedSendError(
-          unknown.reason,
-          `${unknown.detail}; it may still reach the venue: retry with the same idempotency key, which sends it once at most`,
-          unknown.cause,
-        );
-      } catch (err) {
-        if (err instanceof UnconfirmedSendError) throw err;
-        // Not noted: the key is released (if the store lets it) rather than kept answering "done" for a request
-        // that may not have gone; a retry then asks again under a new ClOrdID.
-        this.log.error(
-          { err, orderId: rec.order.id, clOrdId },
-          "cannot note an unconfirmed cancel/replace on its idempotency key",
-        );
-      }
+    if (claim !== undefined && (await this.noteUnconfirmed(claim, amend))) {
+      throw new UnconfirmedSendError(
+        unknown.reason,
+        `${unknown.detail}; it may still reach the venue: retry with the same idempotency key, which sends it once at most`,
+        unknown.cause,
+      );
     }
     throw new RpcError(
       Code.UNAVAILABLE,
@@ -712,6 +682,24 @@ export class OrderEntry {
       `${unknown.detail}; it may still reach the venue: the order's updates will tell — ask again only once they show it did not`,
       { cause: unknown.cause },
     );
+  }
+
+  /**
+   * Notes an unconfirmed cancel/replace on its key; false when the store would not take it. The key is then
+   * released (if the store lets it) rather than kept answering "done" for a request that may not have gone: a retry
+   * asks again under a new ClOrdID.
+   */
+  private async noteUnconfirmed(claim: IdempotencyRecord, amend: UnconfirmedAmend): Promise<boolean> {
+    try {
+      await this.repo.noteIdempotency({ ...claim, unconfirmed: amend });
+      return true;
+    } catch (err) {
+      this.log.error(
+        { err, orderId: claim.orderId, clOrdId: claim.clOrdId },
+        "cannot note an unconfirmed cancel/replace on its idempotency key",
+      );
+      return false;
+    }
   }
 
   /** Records a cancel/replace the connector took on the order (its request, pending the venue's answer). */
@@ -834,6 +822,33 @@ class UnconfirmedSendError extends RpcError {
   constructor(reason: string, message: string, cause: unknown) {
     super(Code.UNAVAILABLE, reason, message, { cause });
   }
+}
+
+/** A connector send whose outcome is not known: it may have been stored, and then reaches the venue. */
+interface UnknownOutcome {
+  reason: "SHUTTING_DOWN" | "PERSIST_FAILED";
+  detail: string;
+  cause: unknown;
+}
+
+/**
+ * What a failed connector send means: outcome unknown — no answer, or PERSIST_FAILED (the connector's store did not
+ * confirm a write that may have landed) — or a refusal, as order-entry reports it (`fromConnector`). `what` names
+ * the message ("order", "cancel", "replace").
+ */
+function sendFailure(err: unknown, what: string): { unknown: UnknownOutcome } | { refused: RpcError } {
+  if (err instanceof SendOutcomeUnknownError) {
+    return { unknown: { reason: "SHUTTING_DOWN", detail: `connector did not answer (${err.message})`, cause: err } };
+  }
+  const e = fromConnector(RpcError.from(err));
+  if (e.reason !== "PERSIST_FAILED") return { refused: e };
+  return {
+    unknown: {
+      reason: "PERSIST_FAILED",
+      detail: `the connector could not confirm it stored the ${what} (${e.message})`,
+      cause: e,
+    },
+  };
 }
 
 function statusName(rec: OrderRecord): string {
