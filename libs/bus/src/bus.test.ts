@@ -18,7 +18,7 @@ import {
   subjectMatches,
 } from "./events.js";
 import { InProcessBus } from "./in-process.js";
-import { JetStreamBus } from "./jetstream.js";
+import { JetStreamBus, type JetStreamBusOptions } from "./jetstream.js";
 import { type OutboxEntry, OutboxPublisher, type OutboxSource } from "./publisher.js";
 
 const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
@@ -250,18 +250,36 @@ async function cuttableLink(target: string): Promise<{ url: string; cut(): void;
   };
 }
 
+/**
+ * A private stream with two buses on it: `direct` to NATS, `reader` through a link the test cuts. `close` closes
+ * the reader and the link, deletes the stream (`streamMayBeGone`: a failure to is not the test's) and closes `direct`.
+ */
+async function cutOffReader(readerOpts: Partial<JetStreamBusOptions> = {}) {
+  const prefix = `t${rand()}`;
+  const stream = `FIXTEST_${prefix}`;
+  const link = await cuttableLink(NATS_URL);
+  const direct = await JetStreamBus.connect({ servers: NATS_URL, stream, subjects: [`${prefix}.>`] });
+  const reader = await JetStreamBus.connect({ servers: link.url, stream, subjects: [`${prefix}.>`], ...readerOpts });
+  return {
+    prefix,
+    stream,
+    link,
+    direct,
+    reader,
+    async close(streamMayBeGone = false): Promise<void> {
+      await reader.close();
+      link.close();
+      if (streamMayBeGone) await direct.deleteStream().catch(() => undefined);
+      else await direct.deleteStream();
+      await direct.close();
+    },
+  };
+}
+
 describe("JetStream readers cut off from the server longer than it keeps their consumer", { timeout: 60_000 }, () => {
   it("a subscription: the link cut 4 s (its consumer kept 1.5 s) — the events after it arrive, none twice", async () => {
-    const prefix = `t${rand()}`;
-    const stream = `FIXTEST_${prefix}`;
-    const link = await cuttableLink(NATS_URL);
-    const direct = await JetStreamBus.connect({ servers: NATS_URL, stream, subjects: [`${prefix}.>`] });
-    const reader = await JetStreamBus.connect({
-      servers: link.url,
-      stream,
-      subjects: [`${prefix}.>`],
-      subscriptionInactiveMs: 1500,
-    });
+    const rig = await cutOffReader({ subscriptionInactiveMs: 1500 });
+    const { prefix, stream, link, direct, reader } = rig;
     const admin = await connect({ servers: NATS_URL });
     const consumers = () => consumersOf(admin, stream);
     try {
@@ -287,19 +305,13 @@ describe("JetStream readers cut off from the server longer than it keeps their c
       assert.notEqual(after[0], before[0], "a new consumer");
     } finally {
       await admin.close();
-      await reader.close();
-      link.close();
-      await direct.deleteStream();
-      await direct.close();
+      await rig.close();
     }
   });
 
   it("a durable with an inactive threshold: the link cut 4 s (threshold 1.5 s) — it is made again and reads on", async () => {
-    const prefix = `t${rand()}`;
-    const stream = `FIXTEST_${prefix}`;
-    const link = await cuttableLink(NATS_URL);
-    const direct = await JetStreamBus.connect({ servers: NATS_URL, stream, subjects: [`${prefix}.>`] });
-    const reader = await JetStreamBus.connect({ servers: link.url, stream, subjects: [`${prefix}.>`] });
+    const rig = await cutOffReader();
+    const { prefix, link, direct, reader } = rig;
     const consumer = await reader.durable({ name: "cutoff", filter: `${prefix}.>`, inactiveThresholdMs: 1500 });
     try {
       const got = new Set<string>();
@@ -317,10 +329,7 @@ describe("JetStream readers cut off from the server longer than it keeps their c
       await until(() => got.size === 3, "the events published while and after the link was down");
     } finally {
       await consumer.stop();
-      await reader.close();
-      link.close();
-      await direct.deleteStream();
-      await direct.close();
+      await rig.close();
     }
   });
 });
@@ -359,12 +368,9 @@ describe("JetStream subscription on a stream made again", { timeout: 30_000 }, (
 
 describe("JetStream subscription whose stream was made again while its link was down", { timeout: 40_000 }, () => {
   it("never told 'consumer deleted', it finds its consumer gone and reads the new stream from its start", async () => {
-    const prefix = `t${rand()}`;
-    const stream = `FIXTEST_${prefix}`;
-    const link = await cuttableLink(NATS_URL);
-    const direct = await JetStreamBus.connect({ servers: NATS_URL, stream, subjects: [`${prefix}.>`] });
     // The consumer's inactive threshold (30 s) outlasts the cut: only the stream's deletion takes it away.
-    const reader = await JetStreamBus.connect({ servers: link.url, stream, subjects: [`${prefix}.>`] });
+    const rig = await cutOffReader();
+    const { prefix, stream, link, direct, reader } = rig;
     const admin = await connect({ servers: NATS_URL });
     try {
       const got: string[] = [];
@@ -387,10 +393,7 @@ describe("JetStream subscription whose stream was made again while its link was 
       );
     } finally {
       await admin.close();
-      await reader.close();
-      link.close();
-      await direct.deleteStream().catch(() => undefined);
-      await direct.close();
+      await rig.close(true);
     }
   });
 });
