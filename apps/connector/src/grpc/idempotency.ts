@@ -70,10 +70,14 @@ export function encodeForFingerprint(req: SendRequest): Uint8Array | null {
   if (hasUnknown(req)) return null;
   for (const f of req.fields) if (hasUnknown(f)) return null;
   for (const f of req.headerFields) if (hasUnknown(f)) return null;
-  let size = strSize(req.sessionId) + strSize(req.msgType) + strSize(req.idempotencyKey);
-  for (const f of req.fields) size += msgSize(fieldSize(f));
-  for (const f of req.headerFields) size += msgSize(fieldSize(f));
-  const w = new Writer(size);
+  // Sized first, written second; every length the writing needs (each string's bytes, each Field's body) is
+  // measured once, in the order it is written, and read back in that order.
+  const lens: number[] = [];
+  let size = strSize(req.sessionId, lens) + strSize(req.msgType, lens);
+  for (const f of req.fields) size += fieldSize(f, lens);
+  for (const f of req.headerFields) size += fieldSize(f, lens);
+  size += strSize(req.idempotencyKey, lens);
+  const w = new Writer(size, lens);
   w.str(1, req.sessionId);
   w.str(2, req.msgType);
   for (const f of req.fields) w.field(3, f);
@@ -96,32 +100,39 @@ function varintSize(n: number): number {
   return size;
 }
 
-/** A proto3 string field: absent when empty. */
-function strSize(s: string): number {
+/** A proto3 string field (absent when empty): its size; its byte length goes to `lens`. */
+function strSize(s: string, lens: number[]): number {
   if (s === "") return 0;
   const n = Buffer.byteLength(s, "utf8");
+  lens.push(n);
   return 1 + varintSize(n) + n;
 }
 
-function msgSize(body: number): number {
-  return 1 + varintSize(body) + body;
-}
-
-/** Field's body: tag (absent when 0), then the oneof member that is set (written even when empty). */
-function fieldSize(f: Field): number {
+/**
+ * A Field as a length-delimited member: its size. Its body — tag (absent when 0), then the oneof member that is set
+ * (written even when empty) — goes to `lens` ahead of its string's byte length.
+ */
+function fieldSize(f: Field, lens: number[]): number {
+  const at = lens.push(0) - 1;
   let n = f.tag === 0 ? 0 : 1 + varintSize(f.tag);
   const v = f.value;
   if (v.case === "stringValue") {
     const len = Buffer.byteLength(v.value, "utf8");
+    lens.push(len);
     n += 1 + varintSize(len) + len;
   } else if (v.case === "bytesValue") n += 1 + varintSize(v.value.length) + v.value.length;
-  return n;
+  lens[at] = n;
+  return 1 + varintSize(n) + n;
 }
 
 class Writer {
   readonly buf: Buffer;
   private p = 0;
-  constructor(size: number) {
+  private next = 0;
+  constructor(
+    size: number,
+    private readonly lens: readonly number[],
+  ) {
     this.buf = Buffer.allocUnsafe(size);
   }
 
@@ -135,7 +146,7 @@ class Writer {
 
   private bytesOf(key: number, s: string): void {
     this.buf[this.p++] = key;
-    this.varint(Buffer.byteLength(s, "utf8"));
+    this.varint(this.lens[this.next++] as number);
     this.p += this.buf.write(s, this.p, "utf8");
   }
 
@@ -145,7 +156,7 @@ class Writer {
 
   field(no: number, f: Field): void {
     this.buf[this.p++] = (no << 3) | 2;
-    this.varint(fieldSize(f));
+    this.varint(this.lens[this.next++] as number);
     if (f.tag !== 0) {
       this.buf[this.p++] = 1 << 3;
       this.varint(f.tag);
